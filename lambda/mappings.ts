@@ -1,0 +1,47 @@
+/**
+ * The model: what aws-auth maps. A role or user ARN to a Kubernetes username and groups.
+ *
+ * ARNs are branded strings so a role ARN cannot be passed where a user ARN is expected.
+ */
+
+/** `arn:<partition>:iam::<account>:role/<name>`, always without an IAM path (see `canonicalRoleArn`). */
+export type RoleArn = string & { readonly __brand: 'RoleArn' };
+/** `arn:<partition>:iam::<account>:user/<path/><name>`, with its path. */
+export type UserArn = string & { readonly __brand: 'UserArn' };
+
+/** One `mapRoles` entry as eks-auth-sync produces it. */
+export interface RoleMapping {
+  rolearn: RoleArn;
+  username: string;
+  groups: string[];
+}
+
+/** One `mapUsers` entry as eks-auth-sync produces it. */
+export interface UserMapping {
+  userarn: UserArn;
+  username: string;
+  groups: string[];
+}
+
+/** The desired or live content of aws-auth's `mapRoles` and `mapUsers`. */
+export interface Mappings {
+  users: UserMapping[];
+  roles: RoleMapping[];
+}
+
+/** A problem that skipped one identity or entry but did not stop the run. */
+export interface Warning {
+  /** The scanner (its `name`, else `type[index]`) or component that reported it. */
+  source: string;
+  /** The ARN or entry it is about, when there is one. */
+  subject?: string;
+  message: string;
+}
+
+/** What one scanner found. */
+export interface ScanResult {
+  /** The scanner's display name: its `name`, else `<type>[<index>]`, e.g. `iam[2]`. */
+  source: string;
+  mappings: Mappings;
+  warnings: Warning[];
+}
