@@ -45,3 +45,19 @@ export interface ScanResult {
   mappings: Mappings;
   warnings: Warning[];
 }
+
+/**
+ * The key aws-iam-authenticator matches on: it lowercases the canonical ARN, so two entries
+ * whose ARNs differ only in case are the same entry.
+ */
+export function arnKey(arn: string): string {
+  return arn.toLowerCase();
+}
+
+/** What the sources say aws-auth should hold, and where each entry came from. */
+export interface DesiredState {
+  mappings: Mappings;
+  /** `arnKey(arn)` → the display name of the scanner that produced the entry. */
+  sourceOf: ReadonlyMap<string, string>;
+  warnings: Warning[];
+}
