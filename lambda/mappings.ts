@@ -4,6 +4,8 @@
  * ARNs are branded strings so a role ARN cannot be passed where a user ARN is expected.
  */
 
+import { stringify } from 'yaml';
+
 /** `arn:<partition>:iam::<account>:role/<name>`, always without an IAM path (see `canonicalRoleArn`). */
 export type RoleArn = string & { readonly __brand: 'RoleArn' };
 /** `arn:<partition>:iam::<account>:user/<path/><name>`, with its path. */
@@ -60,4 +62,188 @@ export interface DesiredState {
   /** `arnKey(arn)` → the display name of the scanner that produced the entry. */
   sourceOf: ReadonlyMap<string, string>;
   warnings: Warning[];
+}
+
+const PARTITION = 'aws(?:-[a-z]+)*';
+const PATH = '/(?:[\\x21-\\x2e\\x30-\\x7e]+/)*';
+const NAME = '[\\w+=,.@-]{1,128}';
+const ROLE_ARN = new RegExp(`^arn:(${PARTITION}):iam::(\\d{12}):role(${PATH})(${NAME})$`);
+const USER_ARN = new RegExp(`^arn:(${PARTITION}):iam::(\\d{12}):user(${PATH})(${NAME})$`);
+
+/** The parts of an IAM role or user ARN. */
+export interface ParsedArn {
+  partition: string;
+  accountId: string;
+  /** The IAM path, `/` when there is none, e.g. `/aws-reserved/sso.amazonaws.com/`. */
+  path: string;
+  name: string;
+}
+
+function parseWith(re: RegExp, arn: string): ParsedArn | undefined {
+  const m = re.exec(arn);
+  if (!m) return undefined;
+  const [, partition = '', accountId = '', path = '/', name = ''] = m;
+  return { partition, accountId, path, name };
+}
+
+/**
+ * Parses an IAM role ARN of any partition (`aws`, `aws-cn`, `aws-us-gov`, ...), with or without a path.
+ * @example parseRoleArn('arn:aws-cn:iam::123456789012:role/ops/Admin') // { partition: 'aws-cn', path: '/ops/', name: 'Admin', ... }
+ */
+export function parseRoleArn(arn: string): ParsedArn | undefined {
+  return parseWith(ROLE_ARN, arn);
+}
+
+/** Parses an IAM user ARN of any partition, with or without a path. */
+export function parseUserArn(arn: string): ParsedArn | undefined {
+  return parseWith(USER_ARN, arn);
+}
+
+/**
+ * The role ARN as aws-iam-authenticator matches it: without the IAM path, partition kept. The
+ * authenticator turns an assumed-role ARN into `arn:<p>:iam::<acct>:role/<name>`, so a `rolearn`
+ * with a path never matches anyone.
+ * @example canonicalRoleArn('arn:aws:iam::111122223333:role/x/y/Name') // 'arn:aws:iam::111122223333:role/Name'
+ * @throws Error when `arn` is not an IAM role ARN.
+ */
+export function canonicalRoleArn(arn: string): RoleArn {
+  const p = parseRoleArn(arn);
+  if (!p) throw new Error(`not an IAM role ARN: ${JSON.stringify(arn)}`);
+  return `arn:${p.partition}:iam::${p.accountId}:role/${p.name}` as RoleArn;
+}
+
+/** Why `arn` is not a valid role ARN, or undefined when it is one. */
+export function roleArnProblem(arn: string): string | undefined {
+  return parseRoleArn(arn) ? undefined : 'not an IAM role ARN (arn:<partition>:iam::<12-digit account>:role/[path/]<name>)';
+}
+
+/** Why `arn` is not a valid user ARN, or undefined when it is one. */
+export function userArnProblem(arn: string): string | undefined {
+  return parseUserArn(arn) ? undefined : 'not an IAM user ARN (arn:<partition>:iam::<12-digit account>:user/[path/]<name>)';
+}
+
+// Characters safe in aws-auth entries however they are rendered (no YAML indicators, quotes,
+// spaces, commas or brackets), so a name can never change the structure around it.
+const SAFE_NAME = /^[A-Za-z0-9_.:@/+=~-]+$/;
+const TEMPLATES = ['AccountID', 'SessionName', 'SessionNameRaw', 'AccessKeyID', 'EC2PrivateDNSName'];
+const KNOWN_TEMPLATE = new RegExp(`\\{\\{(?:${TEMPLATES.join('|')})\\}\\}`, 'g');
+const MAX_NAME = 256;
+
+function nameProblem(kind: string, value: string, safe: string): string | undefined {
+  if (value === '') return `empty ${kind}`;
+  if (value.length > MAX_NAME) return `${kind} longer than ${MAX_NAME} characters`;
+  if (value.trim() !== value) return `${kind} ${JSON.stringify(value)} has leading or trailing whitespace`;
+  if (/[\x00-\x1f\x7f]/.test(value)) return `${kind} ${JSON.stringify(value)} contains a control character`;
+  if (!SAFE_NAME.test(safe)) {
+    return `${kind} ${JSON.stringify(value)} may only contain letters, digits and _ . : @ / + = ~ -`;
+  }
+  return undefined;
+}
+
+/**
+ * Why `username` cannot be a Kubernetes username in aws-auth, or undefined when it can. The
+ * authenticator's templates (`{{SessionName}}`, `{{EC2PrivateDNSName}}`, ...) are allowed.
+ * @example validateUsername('admin:{{SessionName}}') // undefined
+ */
+export function validateUsername(username: string): string | undefined {
+  if (username.replace(KNOWN_TEMPLATE, '').includes('{{')) {
+    const known = TEMPLATES.map((t) => `{{${t}}}`).join(', ');
+    return `username ${JSON.stringify(username)} uses an unknown template (known: ${known})`;
+  }
+  return nameProblem('username', username, username.replace(KNOWN_TEMPLATE, 'x'));
+}
+
+/** Why `groups` cannot be an entry's groups, or undefined when every name is valid. */
+export function validateGroups(groups: readonly string[]): string | undefined {
+  for (const g of groups) {
+    const problem = nameProblem('group name', g, g);
+    if (problem) return problem;
+  }
+  return undefined;
+}
+
+function uniq(values: readonly string[]): string[] {
+  return [...new Set(values)];
+}
+
+function byArn<T>(arnOf: (e: T) => string): (a: T, b: T) => number {
+  // Code-unit order, not localeCompare: output must not depend on the machine's locale.
+  return (a, b) => {
+    const x = arnKey(arnOf(a));
+    const y = arnKey(arnOf(b));
+    return x < y ? -1 : x > y ? 1 : 0;
+  };
+}
+
+function sameEntry(a: { username: string; groups: string[] }, b: { username: string; groups: string[] }): boolean {
+  return a.username === b.username && a.groups.join('\n') === b.groups.join('\n');
+}
+
+/**
+ * Joins what the scanners found into one desired state.
+ *
+ * Precedence is deterministic: the scanner listed EARLIER in the config wins, and within one
+ * scanner the first entry wins. Every other entry for the same ARN (compared as the authenticator
+ * does, case-insensitively) is dropped with a warning naming both sources, identical or not.
+ * Role ARNs with an IAM path are written without it, with a warning. Groups keep their order,
+ * duplicates removed. Users and roles are sorted by `arnKey`, so equal inputs give equal output.
+ */
+export function mergeScanResults(results: readonly ScanResult[]): DesiredState {
+  const warnings: Warning[] = results.flatMap((r) => r.warnings);
+  const sourceOf = new Map<string, string>();
+  const users = new Map<string, UserMapping>();
+  const roles = new Map<string, RoleMapping>();
+
+  const add = <T extends { username: string; groups: string[] }>(
+    into: Map<string, T>, arn: string, entry: T, source: string,
+  ): void => {
+    const key = arnKey(arn);
+    const kept = into.get(key);
+    const keptSource = sourceOf.get(key);
+    if (kept && keptSource !== undefined) {
+      const how = sameEntry(kept, entry) ? 'an identical entry' : `a different entry (kept username ${JSON.stringify(kept.username)}, groups [${kept.groups.join(', ')}])`;
+      const where = keptSource === source ? 'earlier in the same source' : `by "${keptSource}", which is listed earlier`;
+      warnings.push({ source, subject: arn, message: `${how} is already mapped ${where}; this entry is ignored` });
+      return;
+    }
+    into.set(key, entry);
+    sourceOf.set(key, source);
+  };
+
+  for (const r of results) {
+    for (const u of r.mappings.users) {
+      add(users, u.userarn, { userarn: u.userarn, username: u.username, groups: uniq(u.groups) }, r.source);
+    }
+    for (const role of r.mappings.roles) {
+      const canonical = canonicalRoleArn(role.rolearn);
+      if (canonical !== role.rolearn) {
+        warnings.push({
+          source: r.source,
+          subject: role.rolearn,
+          message: `role ARN has an IAM path, which the authenticator never matches; written as ${canonical}`,
+        });
+      }
+      add(roles, canonical, { rolearn: canonical, username: role.username, groups: uniq(role.groups) }, r.source);
+    }
+  }
+  return {
+    mappings: {
+      users: [...users.values()].sort(byArn((u) => u.userarn)),
+      roles: [...roles.values()].sort(byArn((r) => r.rolearn)),
+    },
+    sourceOf,
+    warnings,
+  };
+}
+
+/**
+ * Renders mappings as the YAML document the original eks-auth-sync printed: top-level `users`
+ * then `roles`, each sorted by ARN. Byte-identical for equal input.
+ */
+export function renderMappingsYaml(m: Mappings): string {
+  const doc = {
+    users: [...m.users].sort(byArn((u) => u.userarn)).map((u) => ({ userarn: u.userarn, username: u.username, groups: [...u.groups] })),
+    roles: [...m.roles].sort(byArn((r) => r.rolearn)).map((r) => ({ rolearn: r.rolearn, username: r.username, groups: [...r.groups] })),
+  };
+  return stringify(doc, { lineWidth: 0 });
 }

@@ -1,0 +1,176 @@
+import { describe, expect, it } from 'vitest';
+import {
+  canonicalRoleArn, mergeScanResults, parseRoleArn, parseUserArn, renderMappingsYaml, validateGroups, validateUsername,
+  type RoleArn, type ScanResult, type UserArn,
+} from '../lambda/mappings.js';
+
+const role = (arn: string, username = 'u', groups: string[] = []) => ({ rolearn: arn as RoleArn, username, groups });
+const user = (arn: string, username = 'u', groups: string[] = []) => ({ userarn: arn as UserArn, username, groups });
+const result = (source: string, roles: ReturnType<typeof role>[] = [], users: ReturnType<typeof user>[] = []): ScanResult =>
+  ({ source, mappings: { roles, users }, warnings: [] });
+
+describe('canonicalRoleArn', () => {
+  it.each([
+    ['arn:aws:iam::111122223333:role/Admin', 'arn:aws:iam::111122223333:role/Admin'],
+    ['arn:aws:iam::111122223333:role/x/y/Name', 'arn:aws:iam::111122223333:role/Name'],
+    ['arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Admin_0123456789abcdef',
+      'arn:aws:iam::111122223333:role/AWSReservedSSO_Admin_0123456789abcdef'],
+    ['arn:aws-cn:iam::111122223333:role/ops/Deployer', 'arn:aws-cn:iam::111122223333:role/Deployer'],
+    ['arn:aws-us-gov:iam::111122223333:role/Deployer', 'arn:aws-us-gov:iam::111122223333:role/Deployer'],
+    ['arn:aws-iso-b:iam::111122223333:role/p/Deployer', 'arn:aws-iso-b:iam::111122223333:role/Deployer'],
+  ])('writes %s as %s', (input, expected) => {
+    expect(canonicalRoleArn(input)).toBe(expected);
+  });
+
+  it.each([
+    'arn:aws:iam::111122223333:user/Admin',
+    'arn:aws:sts::111122223333:assumed-role/Admin/session',
+    'arn:gcp:iam::111122223333:role/Admin',
+    'arn:aws:iam::1111:role/Admin',
+    'arn:aws:iam::111122223333:role/',
+    'arn:aws:iam::111122223333:role/has space',
+  ])('refuses %s, which is not a role ARN', (input) => {
+    expect(() => canonicalRoleArn(input)).toThrow(/not an IAM role ARN/);
+  });
+});
+
+describe('ARN parsing', () => {
+  it('keeps a user ARN path and partition', () => {
+    expect(parseUserArn('arn:aws-us-gov:iam::111122223333:user/team/a/alice')).toEqual({
+      partition: 'aws-us-gov', accountId: '111122223333', path: '/team/a/', name: 'alice',
+    });
+  });
+  it('gives a role without a path the root path', () => {
+    expect(parseRoleArn('arn:aws:iam::111122223333:role/Admin')?.path).toBe('/');
+  });
+  it('does not take a user ARN for a role ARN', () => {
+    expect(parseRoleArn('arn:aws:iam::111122223333:user/alice')).toBeUndefined();
+  });
+});
+
+describe('validateUsername and validateGroups', () => {
+  it.each([
+    ['admin', undefined],
+    ['system:node:{{EC2PrivateDNSName}}', undefined],
+    ['sso:{{SessionName}}', undefined],
+    ['alice@example.com', undefined],
+    ['', /empty username/],
+    [' admin', /whitespace/],
+    ['admin\n', /whitespace/],
+    ['ad\u0007min', /control character/],
+    ['{{Unknown}}', /unknown template/],
+    ['admin, system:masters', /may only contain/],
+    ['[admin]', /may only contain/],
+    ['a#b', /may only contain/],
+    ['a"b', /may only contain/],
+    ['x'.repeat(257), /longer than 256/],
+  ])('username %j → %s', (name, problem) => {
+    const got = validateUsername(name);
+    if (problem === undefined) expect(got).toBeUndefined();
+    else expect(got).toMatch(problem);
+  });
+
+  it.each([
+    [['system:masters', 'dev-team'], undefined],
+    [[], undefined],
+    [['a', ''], /empty group name/],
+    [['a b'], /may only contain/],
+    [['{x}'], /may only contain/],
+    [['x\ty'], /control character/],
+    [['ok', 'x: y'], /may only contain/],
+  ])('groups %j → %s', (groups, problem) => {
+    const got = validateGroups(groups);
+    if (problem === undefined) expect(got).toBeUndefined();
+    else expect(got).toMatch(problem);
+  });
+});
+
+describe('mergeScanResults', () => {
+  const A = 'arn:aws:iam::111122223333:role/A';
+
+  it('keeps the entry of the scanner listed earlier and warns naming both sources', () => {
+    const d = mergeScanResults([result('static[0]', [role(A, 'first', ['g1'])]), result('iam[1]', [role(A, 'second', ['g2'])])]);
+    expect(d.mappings.roles).toEqual([role(A, 'first', ['g1'])]);
+    expect(d.sourceOf.get(A.toLowerCase())).toBe('static[0]');
+    expect(d.warnings).toHaveLength(1);
+    expect(d.warnings[0]).toMatchObject({ source: 'iam[1]', subject: A });
+    expect(d.warnings[0]?.message).toMatch(/"static\[0\]"/);
+    expect(d.warnings[0]?.message).toMatch(/different entry/);
+  });
+
+  it('reports an identical duplicate too', () => {
+    const d = mergeScanResults([result('a', [role(A)]), result('b', [role(A)])]);
+    expect(d.warnings.map((w) => w.message)).toEqual([expect.stringMatching(/identical entry is already mapped by "a"/)]);
+  });
+
+  it('keeps the first entry within one scanner', () => {
+    const d = mergeScanResults([result('a', [role(A, 'one'), role(A, 'two')])]);
+    expect(d.mappings.roles.map((r) => r.username)).toEqual(['one']);
+    expect(d.warnings[0]?.message).toMatch(/earlier in the same source/);
+  });
+
+  it('treats ARNs differing only in case as the same entry, as the authenticator does', () => {
+    const d = mergeScanResults([result('a', [role(A)]), result('b', [role('arn:aws:iam::111122223333:role/a')])]);
+    expect(d.mappings.roles).toHaveLength(1);
+    expect(d.warnings).toHaveLength(1);
+  });
+
+  it('writes role ARNs without their path, with a warning, and merges them with the path-less form', () => {
+    const sso = 'arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Admin_1';
+    const d = mergeScanResults([result('file[0]', [role(sso, 'admin')]), result('iam[1]', [role('arn:aws:iam::111122223333:role/AWSReservedSSO_Admin_1', 'other')])]);
+    expect(d.mappings.roles).toEqual([role('arn:aws:iam::111122223333:role/AWSReservedSSO_Admin_1', 'admin')]);
+    expect(d.warnings.map((w) => w.message)).toEqual([
+      expect.stringMatching(/IAM path.*written as arn:aws:iam::111122223333:role\/AWSReservedSSO_Admin_1/),
+      expect.stringMatching(/already mapped by "file\[0\]"/),
+    ]);
+  });
+
+  it('keeps user ARN paths', () => {
+    const u = 'arn:aws:iam::111122223333:user/team/alice';
+    expect(mergeScanResults([result('a', [], [user(u)])]).mappings.users[0]?.userarn).toBe(u);
+  });
+
+  it('removes duplicate groups but keeps their order', () => {
+    const d = mergeScanResults([result('a', [role(A, 'u', ['b', 'a', 'b'])])]);
+    expect(d.mappings.roles[0]?.groups).toEqual(['b', 'a']);
+  });
+
+  it('passes on the warnings the scanners reported', () => {
+    const r = result('iam[0]');
+    r.warnings.push({ source: 'iam[0]', subject: A, message: 'skipped' });
+    expect(mergeScanResults([r]).warnings).toEqual(r.warnings);
+  });
+
+  it('renders byte-identical, sorted output whatever the input order', () => {
+    const roles = ['C', 'a', 'B', 'd'].map((n) => role(`arn:aws:iam::111122223333:role/${n}`, n.toLowerCase(), ['g']));
+    const users = ['zed', 'Amy'].map((n) => user(`arn:aws:iam::111122223333:user/${n}`, n));
+    const forward = renderMappingsYaml(mergeScanResults([result('s', roles, users)]).mappings);
+    const backward = renderMappingsYaml(mergeScanResults([result('s', [...roles].reverse(), [...users].reverse())]).mappings);
+    expect(backward).toBe(forward);
+    expect(forward).toBe(`users:
+  - userarn: arn:aws:iam::111122223333:user/Amy
+    username: Amy
+    groups: []
+  - userarn: arn:aws:iam::111122223333:user/zed
+    username: zed
+    groups: []
+roles:
+  - rolearn: arn:aws:iam::111122223333:role/a
+    username: a
+    groups:
+      - g
+  - rolearn: arn:aws:iam::111122223333:role/B
+    username: b
+    groups:
+      - g
+  - rolearn: arn:aws:iam::111122223333:role/C
+    username: c
+    groups:
+      - g
+  - rolearn: arn:aws:iam::111122223333:role/d
+    username: d
+    groups:
+      - g
+`);
+  });
+});
