@@ -58,3 +58,42 @@ export class KubeTimeoutError extends EksAuthSyncError {
 export class KubeConnectionError extends EksAuthSyncError {
   override name = 'KubeConnectionError';
 }
+
+/**
+ * A safety guard refused a write (too many removals, an empty result, self-lockout, …). The
+ * run fails so the operator sees it; each guard's error extends this class, so the Lambda
+ * counts every refusal in its GuardRefusals metric.
+ */
+export class GuardRefusalError extends EksAuthSyncError {
+  override name = 'GuardRefusalError';
+}
+
+/** A Lambda invoke payload the handler does not accept; the message lists what it accepts. */
+export class InvalidInvocationError extends EksAuthSyncError {
+  override name = 'InvalidInvocationError';
+}
+
+/** The AWS credentials are expired or were rejected; the message says how to refresh them. */
+export class AwsCredentialsError extends EksAuthSyncError {
+  override name = 'AwsCredentialsError';
+}
+
+/** DescribeCluster found no cluster of that name in that region. */
+export class ClusterNotFoundError extends EksAuthSyncError {
+  override name = 'ClusterNotFoundError';
+}
+
+/** The identity may not call eks:DescribeCluster on the cluster. */
+export class ClusterAccessDeniedError extends EksAuthSyncError {
+  override name = 'ClusterAccessDeniedError';
+}
+
+/** DescribeCluster returned no endpoint, a non-https one, or a CA that is not a PEM certificate. */
+export class ClusterEndpointError extends EksAuthSyncError {
+  override name = 'ClusterEndpointError';
+}
+
+/** An ARN that aws-iam-authenticator does not accept as an identity (not a user, role, root or session). */
+export class PrincipalArnError extends EksAuthSyncError {
+  override name = 'PrincipalArnError';
+}
