@@ -97,3 +97,112 @@ export class ClusterEndpointError extends EksAuthSyncError {
 export class PrincipalArnError extends EksAuthSyncError {
   override name = 'PrincipalArnError';
 }
+
+/**
+ * A `mapRoles` or `mapUsers` value in the live aws-auth is not a readable YAML list. The
+ * authenticator drops every entry under that key while it is broken, so eks-auth-sync refuses
+ * to write over it: the entries it cannot read may be the ones keeping nodes and admins in.
+ */
+export class BrokenAwsAuthError extends EksAuthSyncError {
+  override name = 'BrokenAwsAuthError';
+  constructor(
+    readonly key: string,
+    readonly problem: string,
+    readonly position?: { line: number; col: number },
+  ) {
+    const where = position ? ` at line ${position.line}, column ${position.col}` : '';
+    super(
+      `aws-auth data key "${key}" is broken${where}: ${problem}. The authenticator ignores every ` +
+        `entry under "${key}" while it is broken, so eks-auth-sync will not write over it. Fix it by ` +
+        `hand (kubectl -n kube-system edit configmap aws-auth), then run again.`,
+    );
+  }
+}
+
+/** The sources produced no mappings while aws-auth holds entries eks-auth-sync synced earlier. */
+export class EmptySourcesGuardError extends EksAuthSyncError {
+  override name = 'EmptySourcesGuardError';
+  constructor(readonly ownedCount: number) {
+    super(
+      `The sources produced no mappings, but aws-auth holds ${ownedCount} entr${ownedCount === 1 ? 'y' : 'ies'} ` +
+        `eks-auth-sync manages; writing would remove them all. This usually means a source failed ` +
+        `quietly (an expired credential, an emptied parameter). aws-auth was not changed. If an empty ` +
+        `result is intended, set allowEmpty: true in the sync settings.`,
+    );
+  }
+}
+
+/** The plan would remove or alter the mapping of the identity eks-auth-sync authenticates as. */
+export class SelfLockoutGuardError extends EksAuthSyncError {
+  override name = 'SelfLockoutGuardError';
+  constructor(
+    readonly arn: string,
+    readonly change: string,
+  ) {
+    super(
+      `The plan would ${change} the aws-auth entry for ${arn}, the identity eks-auth-sync is running ` +
+        `as; it would lock itself out of the cluster. aws-auth was not changed. Make the sources ` +
+        `produce that entry unchanged, or run eks-auth-sync as a different identity.`,
+    );
+  }
+}
+
+/** The plan would remove more entries than `maxRemovals` allows in one run. */
+export class MaxRemovalsGuardError extends EksAuthSyncError {
+  override name = 'MaxRemovalsGuardError';
+  constructor(
+    readonly count: number,
+    readonly limit: number,
+    readonly firstArns: readonly string[],
+  ) {
+    const more = count > firstArns.length ? `, and ${count - firstArns.length} more` : '';
+    super(
+      `The plan would remove ${count} aws-auth entries, more than the limit of ${limit} per run ` +
+        `(${firstArns.join(', ')}${more}). aws-auth was not changed. Check that the sources are ` +
+        `complete; if the removals are intended, raise maxRemovals in the sync settings.`,
+    );
+  }
+}
+
+/** The planned aws-auth would exceed a Kubernetes object size limit. */
+export class ObjectTooLargeGuardError extends EksAuthSyncError {
+  override name = 'ObjectTooLargeGuardError';
+  constructor(
+    readonly what: string,
+    readonly bytes: number,
+    readonly limit: number,
+  ) {
+    super(
+      `The planned aws-auth ${what} would be ${bytes} bytes, over the Kubernetes limit of ${limit} ` +
+        `bytes; the API server would reject it. aws-auth was not changed. Map fewer identities ` +
+        `(for example map a role per team instead of a user per person), or move them to EKS access entries.`,
+    );
+  }
+}
+
+/** The rendered aws-auth does not parse back to exactly the planned entries (a renderer bug). */
+export class RoundTripGuardError extends EksAuthSyncError {
+  override name = 'RoundTripGuardError';
+  constructor(
+    readonly key: string,
+    readonly detail: string,
+  ) {
+    super(
+      `The rendered aws-auth "${key}" does not read back as the planned entries (${detail}). ` +
+        `Writing it could make the authenticator drop mappings, so aws-auth was not changed. ` +
+        `This is a bug in eks-auth-sync; please report it with the entries involved.`,
+    );
+  }
+}
+
+/** Every write of aws-auth met a concurrent change (409 Conflict) until the retry budget ran out. */
+export class ConflictRetriesExhaustedError extends EksAuthSyncError {
+  override name = 'ConflictRetriesExhaustedError';
+  constructor(readonly attempts: number) {
+    super(
+      `aws-auth changed under eks-auth-sync on each of ${attempts} write attempts (409 Conflict); ` +
+        `nothing was written. Another tool is editing aws-auth at the same time: run again later, ` +
+        `or raise conflictRetries in the sync settings.`,
+    );
+  }
+}
