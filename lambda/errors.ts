@@ -103,7 +103,7 @@ export class PrincipalArnError extends EksAuthSyncError {
  * authenticator drops every entry under that key while it is broken, so eks-auth-sync refuses
  * to write over it: the entries it cannot read may be the ones keeping nodes and admins in.
  */
-export class BrokenAwsAuthError extends EksAuthSyncError {
+export class BrokenAwsAuthError extends GuardRefusalError {
   override name = 'BrokenAwsAuthError';
   constructor(
     readonly key: string,
@@ -120,20 +120,20 @@ export class BrokenAwsAuthError extends EksAuthSyncError {
 }
 
 /** The sources produced no mappings while aws-auth holds entries eks-auth-sync synced earlier. */
-export class EmptySourcesGuardError extends EksAuthSyncError {
+export class EmptySourcesGuardError extends GuardRefusalError {
   override name = 'EmptySourcesGuardError';
   constructor(readonly ownedCount: number) {
     super(
       `The sources produced no mappings, but aws-auth holds ${ownedCount} entr${ownedCount === 1 ? 'y' : 'ies'} ` +
         `eks-auth-sync manages; writing would remove them all. This usually means a source failed ` +
         `quietly (an expired credential, an emptied parameter). aws-auth was not changed. If an empty ` +
-        `result is intended, set allowEmpty: true in the sync settings.`,
+        `result is intended, set sync.allowEmpty: true in the config.`,
     );
   }
 }
 
 /** The plan would remove or alter the mapping of the identity eks-auth-sync authenticates as. */
-export class SelfLockoutGuardError extends EksAuthSyncError {
+export class SelfLockoutGuardError extends GuardRefusalError {
   override name = 'SelfLockoutGuardError';
   constructor(
     readonly arn: string,
@@ -148,7 +148,7 @@ export class SelfLockoutGuardError extends EksAuthSyncError {
 }
 
 /** The plan would remove more entries than `maxRemovals` allows in one run. */
-export class MaxRemovalsGuardError extends EksAuthSyncError {
+export class MaxRemovalsGuardError extends GuardRefusalError {
   override name = 'MaxRemovalsGuardError';
   constructor(
     readonly count: number,
@@ -159,13 +159,13 @@ export class MaxRemovalsGuardError extends EksAuthSyncError {
     super(
       `The plan would remove ${count} aws-auth entries, more than the limit of ${limit} per run ` +
         `(${firstArns.join(', ')}${more}). aws-auth was not changed. Check that the sources are ` +
-        `complete; if the removals are intended, raise maxRemovals in the sync settings.`,
+        `complete; if the removals are intended, raise sync.maxRemovals in the config.`,
     );
   }
 }
 
 /** The planned aws-auth would exceed a Kubernetes object size limit. */
-export class ObjectTooLargeGuardError extends EksAuthSyncError {
+export class ObjectTooLargeGuardError extends GuardRefusalError {
   override name = 'ObjectTooLargeGuardError';
   constructor(
     readonly what: string,
@@ -181,7 +181,7 @@ export class ObjectTooLargeGuardError extends EksAuthSyncError {
 }
 
 /** The rendered aws-auth does not parse back to exactly the planned entries (a renderer bug). */
-export class RoundTripGuardError extends EksAuthSyncError {
+export class RoundTripGuardError extends GuardRefusalError {
   override name = 'RoundTripGuardError';
   constructor(
     readonly key: string,
@@ -202,7 +202,7 @@ export class ConflictRetriesExhaustedError extends EksAuthSyncError {
     super(
       `aws-auth changed under eks-auth-sync on each of ${attempts} write attempts (409 Conflict); ` +
         `nothing was written. Another tool is editing aws-auth at the same time: run again later, ` +
-        `or raise conflictRetries in the sync settings.`,
+        `or raise sync.conflictRetries in the config.`,
     );
   }
 }
