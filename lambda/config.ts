@@ -1,0 +1,252 @@
+/**
+ * The configuration: its schema, and loading it from YAML or JSON.
+ *
+ * Unknown keys are errors, so a typo never silently does nothing; every error names its path
+ * (`scanners[2].iam.clusterName: required`) and all of them are reported at once. The
+ * `scanners` section keeps the shape of polarsquad/eks-auth-sync so its configs carry over.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import * as z from 'zod/mini';
+import { ConfigError } from './errors.js';
+import { roleArnProblem, userArnProblem, validateGroups, validateUsername, type RoleArn, type UserArn } from './mappings.js';
+
+/** Fails a string with the message `problem` returns, if any. */
+const validString = (problem: (s: string) => string | undefined) =>
+  z.string().check(z.superRefine((s, ctx) => {
+    const p = problem(s);
+    if (p) ctx.addIssue({ code: 'custom', message: p, input: s });
+  }));
+
+const groups = z.array(z.string()).check(z.superRefine((g, ctx) => {
+  const p = validateGroups(g);
+  if (p) ctx.addIssue({ code: 'custom', message: p, input: g });
+}));
+
+const userEntry = z.strictObject({
+  userarn: z.pipe(validString(userArnProblem), z.transform((s) => s as UserArn)),
+  username: validString(validateUsername),
+  groups: z._default(groups, []),
+});
+const roleEntry = z.strictObject({
+  rolearn: z.pipe(validString(roleArnProblem), z.transform((s) => s as RoleArn)),
+  username: validString(validateUsername),
+  groups: z._default(groups, []),
+});
+
+/** The aws-auth entry document used by static, file and ssm sources: `{users, roles}`. */
+export const mappingsDocumentSchema = z.strictObject({
+  users: z._default(z.array(userEntry), []),
+  roles: z._default(z.array(roleEntry), []),
+});
+
+const awsSettings = z.strictObject({
+  /** A role to assume for this scanner's (or every scanner's) AWS calls. */
+  roleARN: z.optional(validString(roleArnProblem)),
+  region: z.optional(z.string().check(z.minLength(1))),
+  /** An endpoint URL replacing the service's default one (LocalStack, VPC endpoints). */
+  endpoint: z.optional(z.url()),
+  /** Retries after the first attempt, with the SDK's adaptive retry. */
+  maxRetries: z.optional(z.int().check(z.gte(0))),
+});
+
+const accountId = z.string().check(z.regex(/^\d{12}$/, 'expected a 12-digit AWS account ID as a string (quote it in YAML)'));
+
+const staticSection = mappingsDocumentSchema;
+const fileSection = z.strictObject({ path: z.string().check(z.minLength(1)) });
+const iamSection = z.strictObject({
+  clusterName: z.optional(z.string().check(z.minLength(1))),
+  clusterAccountID: z.optional(accountId),
+  pathPrefix: z._default(z.string().check(z.regex(/^\/(?:[\x21-\x7e]*\/)?$/, 'expected an IAM path such as / or /teams/')), '/'),
+  groupSeparator: z._default(z.string().check(z.minLength(1)), '::'),
+  disableUserScan: z._default(z.boolean(), false),
+  disableRoleScan: z._default(z.boolean(), false),
+  mode: z._default(z.enum(['bulk', 'perIdentity']), 'bulk'),
+  concurrency: z._default(z.int().check(z.gte(1), z.lte(32)), 8),
+  allowSystemGroups: z._default(z.array(z.string().check(z.startsWith('system:'))), []),
+});
+const ssmSection = z.strictObject({
+  path: z.string().check(z.regex(/^\/?[\w.\-/]+$/, 'expected an SSM parameter name such as /eks/mycluster/auth')),
+  kmsKeyArn: z.optional(z.string().check(z.startsWith('arn:'))),
+});
+
+const scannerBase = { name: z.optional(z.string().check(z.minLength(1))), aws: z.optional(awsSettings) };
+const scanner = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('static'), ...scannerBase, static: staticSection }),
+  z.strictObject({ type: z.literal('file'), ...scannerBase, file: fileSection }),
+  z.strictObject({ type: z.literal('iam'), ...scannerBase, iam: iamSection }),
+  z.strictObject({ type: z.literal('ssm'), ...scannerBase, ssm: ssmSection }),
+]);
+const SCANNER_TYPES = ['static', 'file', 'iam', 'ssm'] as const;
+
+const configSchema = z.strictObject({
+  cluster: z.strictObject({
+    name: z.string().check(z.minLength(1)),
+    region: z.optional(z.string().check(z.minLength(1))),
+    accountID: z.optional(accountId),
+  }),
+  aws: z.optional(awsSettings),
+  sync: z._default(z.strictObject({
+    mode: z._default(z.enum(['merge', 'replace']), 'merge'),
+    allowEmpty: z._default(z.boolean(), false),
+    maxRemovals: z._default(z.int().check(z.gte(0)), 20),
+    conflictRetries: z._default(z.int().check(z.gte(0)), 5),
+  }), { mode: 'merge', allowEmpty: false, maxRemovals: 20, conflictRetries: 5 }),
+  scanners: z.array(scanner).check(z.minLength(1, 'at least one scanner is required')),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ScannerConfig = Config['scanners'][number];
+export type AwsSettings = z.infer<typeof awsSettings>;
+export type SyncSettings = Config['sync'];
+export type StaticScannerConfig = Extract<ScannerConfig, { type: 'static' }>['static'];
+export type FileScannerConfig = Extract<ScannerConfig, { type: 'file' }>['file'];
+export type IamScannerConfig = Extract<ScannerConfig, { type: 'iam' }>['iam'];
+export type SsmScannerConfig = Extract<ScannerConfig, { type: 'ssm' }>['ssm'];
+
+/** A scanner's display name in messages: its `name`, else `<type>[<index>]`, e.g. `iam[2]`. */
+export function scannerName(s: ScannerConfig, index: number): string {
+  return s.name ?? `${s.type}[${index}]`;
+}
+
+type Path = readonly PropertyKey[];
+
+function formatPath(path: Path): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : `${out ? '.' : ''}${String(p)}`;
+  return out || '(top level)';
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  return typeof value === 'object' ? 'a mapping' : `${typeof value} ${JSON.stringify(value)}`;
+}
+
+function issueLines(issue: z.core.$ZodIssue): string[] {
+  const at = (extra: Path = []) => formatPath([...issue.path, ...extra]);
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return issue.keys.map((k) => `${at([k])}: unknown key`);
+    case 'invalid_type':
+      return [issue.input === undefined ? `${at()}: required` : `${at()}: expected ${issue.expected}, got ${describe(issue.input)}`];
+    case 'invalid_union':
+      if (issue.discriminator) return [`${at()}: expected one of ${SCANNER_TYPES.join(', ')}`];
+      return [`${at()}: ${issue.message}`];
+    case 'invalid_value':
+      return [`${at()}: expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`];
+    case 'too_small':
+      if (issue.origin === 'string' && issue.minimum === 1) return [`${at()}: must not be empty`];
+      return [`${at()}: ${issue.message !== 'Invalid input' ? issue.message : `must be at least ${issue.minimum}`}`];
+    case 'too_big':
+      return [`${at()}: must be at most ${issue.maximum}`];
+    case 'invalid_format':
+      return [`${at()}: ${issue.message !== 'Invalid input' ? issue.message : `expected a ${issue.format}`}`];
+    default:
+      return [`${at()}: ${issue.message}`];
+  }
+}
+
+/** Problems zod cannot phrase well: a section that does not match `type`, and the original's `kubernetes` section. */
+function shapeProblems(raw: unknown): string[] {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return [];
+  const problems: string[] = [];
+  const top = raw as Record<string, unknown>;
+  if ('kubernetes' in top) {
+    problems.push('kubernetes: not supported; the cluster section replaces it (cluster.name, cluster.region)');
+  }
+  if (Array.isArray(top['scanners'])) {
+    top['scanners'].forEach((s: unknown, i) => {
+      if (typeof s !== 'object' || s === null) return;
+      const entry = s as Record<string, unknown>;
+      const type = entry['type'];
+      for (const section of SCANNER_TYPES) {
+        if (section !== type && section in entry) {
+          problems.push(typeof type === 'string' && (SCANNER_TYPES as readonly string[]).includes(type)
+            ? `scanners[${i}].${section}: a scanner of type ${type} takes an "${type}" section, not "${section}"`
+            : `scanners[${i}].${section}: set type: ${section} to use this section`);
+        }
+      }
+    });
+  }
+  return problems;
+}
+
+/** Parses YAML or JSON text (JSON is YAML) safely: duplicate keys and alias bombs are errors. */
+export function parseYamlText(text: string, origin: string): unknown {
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  const first = doc.errors[0];
+  if (first) {
+    throw new ConfigError(`${origin}: not valid YAML or JSON: ${first.message}`);
+  }
+  try {
+    return doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    throw new ConfigError(`${origin}: not valid YAML or JSON: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Validates `raw` against `schema`, throwing one ConfigError listing every `path: problem`
+ * (paths relative to the document, prefixed by `origin`).
+ */
+export function validate<S extends z.ZodMiniType>(schema: S, raw: unknown, origin: string, extra: string[] = []): z.output<S> {
+  const result = z.safeParse(schema, raw, { reportInput: true });
+  const lines = [...extra];
+  if (!result.success) {
+    const seen = new Set(lines.map((l) => l.split(':')[0]));
+    for (const issue of result.error.issues) {
+      // The shape check already explains a section that does not match its type.
+      for (const line of issueLines(issue)) if (!seen.has(line.split(':')[0])) lines.push(line);
+    }
+  }
+  if (lines.length === 1) throw new ConfigError(`${origin}: ${lines[0]}`);
+  if (lines.length > 0 || !result.success) {
+    throw new ConfigError(`${origin}: ${lines.length} problems:\n${lines.map((l) => `  ${l}`).join('\n')}`);
+  }
+  return result.data;
+}
+
+/**
+ * Parses and validates a configuration from YAML or JSON text.
+ * @param origin where the text came from (a file name or `<stdin>`), used in error messages.
+ * @example parseConfig('cluster: {name: c}\nscanners: [{type: file, file: {path: m.yaml}}]', 'config.yaml')
+ * @throws ConfigError listing every problem with its path.
+ */
+export function parseConfig(text: string, origin: string): Config {
+  const raw = parseYamlText(text, origin);
+  return validate(configSchema, raw, origin, shapeProblems(raw));
+}
+
+/** Parses a `{users, roles}` mappings document (YAML or JSON), validating every entry. */
+export function parseMappingsDocument(text: string, origin: string): z.output<typeof mappingsDocumentSchema> {
+  return validate(mappingsDocumentSchema, parseYamlText(text, origin), origin);
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * Loads the configuration from `path`, or from `stdin` when `path` is `-`. `baseDir` is where
+ * relative paths in the config (the file scanner's) resolve: the config file's directory, or
+ * the working directory for stdin.
+ * @throws ConfigError when the file cannot be read or the config is invalid.
+ */
+export async function loadConfig(
+  path: string, stdin: NodeJS.ReadableStream = process.stdin,
+): Promise<{ config: Config; baseDir: string }> {
+  if (path === '-') {
+    return { config: parseConfig(await readAll(stdin), '<stdin>'), baseDir: process.cwd() };
+  }
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${path}: cannot read the config file: ${(err as Error).message}`);
+  }
+  return { config: parseConfig(text, path), baseDir: dirname(resolve(path)) };
+}

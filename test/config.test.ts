@@ -1,0 +1,140 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { loadConfig, parseConfig, parseMappingsDocument, scannerName } from '../lambda/config.js';
+import { ConfigError } from '../lambda/errors.js';
+
+const minimal = 'cluster: {name: prod}\nscanners:\n- type: file\n  file: {path: mappings.yaml}\n';
+
+function problems(text: string): string {
+  try {
+    parseConfig(text, 'config.yaml');
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('expected the config to be rejected');
+}
+
+describe('parseConfig', () => {
+  it('applies the documented defaults', () => {
+    const c = parseConfig('cluster: {name: prod}\nscanners:\n- type: iam\n  iam: {}\n', 'config.yaml');
+    expect(c.sync).toEqual({ mode: 'merge', allowEmpty: false, maxRemovals: 20, conflictRetries: 5 });
+    expect(c.scanners[0]).toEqual({
+      type: 'iam',
+      iam: {
+        pathPrefix: '/', groupSeparator: '::', disableUserScan: false, disableRoleScan: false,
+        mode: 'bulk', concurrency: 8, allowSystemGroups: [],
+      },
+    });
+  });
+
+  it('reads JSON as well as YAML', () => {
+    const json = JSON.stringify({ cluster: { name: 'prod' }, scanners: [{ type: 'file', file: { path: 'mappings.yaml' } }] });
+    expect(parseConfig(json, 'config.json')).toEqual(parseConfig(minimal, 'config.yaml'));
+  });
+
+  it('accepts a config in the original eks-auth-sync shape, all four scanners and aws sections', () => {
+    const c = parseConfig(`
+cluster: {name: prod, region: eu-central-1, accountID: "111122223333"}
+aws: {region: eu-west-1, maxRetries: 5}
+scanners:
+- type: static
+  name: admins
+  static:
+    roles: [{rolearn: "arn:aws:iam::111122223333:role/Admin", username: admin, groups: [system:masters]}]
+    users: [{userarn: "arn:aws:iam::111122223333:user/alice", username: alice}]
+- type: file
+  file: {path: mappings.yaml}
+- type: iam
+  aws: {roleARN: "arn:aws:iam::444455556666:role/Reader", endpoint: "https://iam.example.test"}
+  iam: {clusterName: prod, clusterAccountID: "111122223333", pathPrefix: /teams/, groupSeparator: ",", disableUserScan: true, disableRoleScan: false}
+- type: ssm
+  ssm: {path: /eks/prod/auth}
+`, 'config.yaml');
+    expect(c.scanners.map(scannerName)).toEqual(['admins', 'file[1]', 'iam[2]', 'ssm[3]']);
+    expect(c.scanners[0]).toMatchObject({ static: { users: [{ groups: [] }] } });
+  });
+
+  it.each([
+    ['a missing field', 'cluster: {}\nscanners: [{type: iam, iam: {}}]', 'cluster.name: required'],
+    ['an unknown top-level key', `${minimal}clusters: {}`, 'clusters: unknown key'],
+    ['an unknown nested key', 'cluster: {name: c}\nscanners: [{type: iam, iam: {clustername: x}}]', 'scanners[0].iam.clustername: unknown key'],
+    ['a wrong type', 'cluster: {name: c}\nscanners: [{type: iam, iam: {disableUserScan: "yes"}}]',
+      'scanners[0].iam.disableUserScan: expected boolean, got string "yes"'],
+    ['an unknown scanner type', 'cluster: {name: c}\nscanners: [{type: ldap}]', 'scanners[0].type: expected one of static, file, iam, ssm'],
+    ['a section that does not match the type', 'cluster: {name: c}\nscanners: [{type: iam, static: {}}]',
+      'scanners[0].static: a scanner of type iam takes an "iam" section, not "static"'],
+    ['the original kubernetes section', `${minimal}kubernetes: {kubeconfig: ~/.kube/config}`,
+      'kubernetes: not supported; the cluster section replaces it (cluster.name, cluster.region)'],
+    ['an unquoted account ID', 'cluster: {name: c, accountID: 111122223333}\nscanners: [{type: iam, iam: {}}]',
+      'cluster.accountID: expected string, got number 111122223333'],
+    ['a short account ID', 'cluster: {name: c}\nscanners: [{type: iam, iam: {clusterAccountID: "123"}}]',
+      'scanners[0].iam.clusterAccountID: expected a 12-digit AWS account ID'],
+    ['concurrency out of range', 'cluster: {name: c}\nscanners: [{type: iam, iam: {mode: perIdentity, concurrency: 64}}]',
+      'scanners[0].iam.concurrency: must be at most 32'],
+    ['a negative maxRetries', `${minimal}aws: {maxRetries: -1}`, 'aws.maxRetries: must be at least 0'],
+    ['an invalid endpoint', `${minimal}aws: {endpoint: not a url}`, 'aws.endpoint: expected a url'],
+    ['a bad sync mode', `${minimal}sync: {mode: overwrite}`, 'sync.mode: expected one of "merge", "replace"'],
+    ['no scanners', 'cluster: {name: c}\nscanners: []', 'scanners: at least one scanner is required'],
+    ['a role ARN that is a user ARN', 'cluster: {name: c}\nscanners: [{type: static, static: {roles: [{rolearn: "arn:aws:iam::111122223333:user/a", username: a}]}}]',
+      'scanners[0].static.roles[0].rolearn: not an IAM role ARN'],
+    ['an entry group with a space', 'cluster: {name: c}\nscanners: [{type: static, static: {users: [{userarn: "arn:aws:iam::111122223333:user/a", username: a, groups: ["a b"]}]}}]',
+      'scanners[0].static.users[0].groups: group name "a b" may only contain'],
+    ['a system group that is not one', 'cluster: {name: c}\nscanners: [{type: iam, iam: {allowSystemGroups: [masters]}}]',
+      'scanners[0].iam.allowSystemGroups[0]:'],
+  ])('rejects %s naming its path', (_what, text, expected) => {
+    expect(problems(text)).toContain(expected);
+  });
+
+  it('lists every problem at once', () => {
+    const message = problems('kubernetes: {}\ncluster: {}\nscanners: [{type: iam, iam: {bogus: 1}}, {type: file}]');
+    expect(message).toMatch(/^config\.yaml: 4 problems:/);
+    for (const p of ['kubernetes: not supported', 'cluster.name: required', 'scanners[0].iam.bogus: unknown key', 'scanners[1].file: required']) {
+      expect(message).toContain(p);
+    }
+  });
+
+  it('rejects duplicate keys', () => {
+    expect(problems('cluster: {name: a}\ncluster: {name: b}\nscanners: []')).toMatch(/not valid YAML or JSON: Map keys must be unique/);
+  });
+
+  it('fails cleanly on an alias bomb', () => {
+    const levels = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
+    for (let i = 1; i < 9; i++) levels.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${String.fromCharCode(96 + i)}`).join(',')}]`);
+    expect(problems(levels.join('\n'))).toMatch(/not valid YAML or JSON: .*alias/i);
+  });
+
+  it('rejects a document that is not a mapping', () => {
+    expect(problems('- just\n- a list')).toContain('(top level): expected object, got a list');
+  });
+});
+
+describe('parseMappingsDocument', () => {
+  it('fills in missing sections and groups', () => {
+    expect(parseMappingsDocument('users: [{userarn: "arn:aws:iam::111122223333:user/a", username: a}]', 'm.yaml'))
+      .toEqual({ users: [{ userarn: 'arn:aws:iam::111122223333:user/a', username: 'a', groups: [] }], roles: [] });
+  });
+});
+
+describe('loadConfig', () => {
+  it('reads a file and resolves relative paths against its directory', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'eas-config-'));
+    writeFileSync(join(dir, 'c.yaml'), minimal);
+    const { config, baseDir } = await loadConfig(join(dir, 'c.yaml'));
+    expect(baseDir).toBe(dir);
+    expect(config.cluster.name).toBe('prod');
+  });
+
+  it('reads the config from stdin when the path is -', async () => {
+    const { config, baseDir } = await loadConfig('-', Readable.from([minimal]));
+    expect(config.cluster.name).toBe('prod');
+    expect(baseDir).toBe(process.cwd());
+  });
+
+  it('names the file it cannot read', async () => {
+    await expect(loadConfig('/nonexistent/c.yaml')).rejects.toThrow(/\/nonexistent\/c\.yaml: cannot read the config file/);
+  });
+});
