@@ -1,0 +1,136 @@
+/**
+ * The function role's permissions, derived from the config: a pure function, so every rule is
+ * unit-tested without synthesizing a stack.
+ *
+ * A scanner whose `aws` section (or the top-level one) names a `roleARN` does its reads as that
+ * role, so the function role only gets `sts:AssumeRole` on it; the read permissions belong to
+ * the assumed role, which lives outside this stack.
+ */
+import type { Config } from '../lambda/config.js';
+
+/** Where the function runs. Values may be CDK tokens (`Aws.ACCOUNT_ID`, …). */
+export interface PolicyScope {
+  partition: string;
+  account: string;
+  region: string;
+}
+
+/** One IAM policy statement, as plain data. */
+export interface StatementSpec {
+  sid: string;
+  actions: string[];
+  resources: string[];
+  conditions?: Record<string, Record<string, string>>;
+  /** Set exactly when `resources` is `['*']`: why IAM offers nothing narrower. */
+  wildcardReason?: string;
+}
+
+const IAM_WILDCARD_REASON =
+  'iam:GetAccountAuthorizationDetails, iam:ListRoles and iam:ListUsers have no resource type in the ' +
+  'IAM service authorization reference: they accept only the "*" resource. They are read-only.';
+
+/**
+ * The least-privilege statements for `config`: only the IAM reads the configured `iam` scanners
+ * use, `ssm:GetParameter` on the exact parameters, `kms:Decrypt` only on named keys (and only via
+ * SSM), `eks:DescribeCluster` on the cluster, `sts:AssumeRole` on exactly the named roles.
+ *
+ * @example
+ * leastPrivilegeStatements(config, { partition: 'aws', account: '111122223333', region: 'eu-west-1' })
+ */
+export function leastPrivilegeStatements(config: Config, scope: PolicyScope): StatementSpec[] {
+  const wildcardIamActions = new Set<string>();
+  const roleTagResources = new Set<string>();
+  const userTagResources = new Set<string>();
+  const parameterResources = new Set<string>();
+  const kmsKeysByRegion = new Map<string, Set<string>>();
+  const assumedRoles = new Set<string>();
+  const iamArn = (kind: 'role' | 'user', pathPrefix: string): string =>
+    `arn:${scope.partition}:iam::${scope.account}:${kind}${withLeadingSlash(pathPrefix)}*`;
+
+  if (config.aws?.roleARN) assumedRoles.add(config.aws.roleARN);
+  for (const scanner of config.scanners) {
+    const roleARN = scanner.aws?.roleARN ?? config.aws?.roleARN;
+    if (roleARN) {
+      assumedRoles.add(roleARN);
+      continue;
+    }
+    if (scanner.type === 'iam') {
+      const iam = scanner.iam;
+      if (iam.mode === 'bulk') {
+        if (!iam.disableRoleScan || !iam.disableUserScan) wildcardIamActions.add('iam:GetAccountAuthorizationDetails');
+        continue;
+      }
+      if (!iam.disableRoleScan) {
+        wildcardIamActions.add('iam:ListRoles');
+        roleTagResources.add(iamArn('role', iam.pathPrefix));
+      }
+      if (!iam.disableUserScan) {
+        wildcardIamActions.add('iam:ListUsers');
+        userTagResources.add(iamArn('user', iam.pathPrefix));
+      }
+    } else if (scanner.type === 'ssm') {
+      const region = scanner.aws?.region ?? config.aws?.region ?? scope.region;
+      const name = scanner.ssm.path.replace(/^\/+/, '');
+      parameterResources.add(`arn:${scope.partition}:ssm:${region}:${scope.account}:parameter/${name}`);
+      if (scanner.ssm.kmsKeyArn) {
+        const keys = kmsKeysByRegion.get(region) ?? new Set<string>();
+        keys.add(scanner.ssm.kmsKeyArn);
+        kmsKeysByRegion.set(region, keys);
+      }
+    }
+  }
+
+  const statements: StatementSpec[] = [
+    {
+      sid: 'DescribeTheCluster',
+      actions: ['eks:DescribeCluster'],
+      resources: [
+        `arn:${scope.partition}:eks:${config.cluster.region ?? scope.region}:${config.cluster.accountID ?? scope.account}:cluster/${config.cluster.name}`,
+      ],
+    },
+  ];
+  if (wildcardIamActions.size > 0) {
+    statements.push({
+      sid: 'ReadIamIdentities',
+      actions: sorted(wildcardIamActions),
+      resources: ['*'],
+      wildcardReason: IAM_WILDCARD_REASON,
+    });
+  }
+  if (roleTagResources.size > 0) {
+    statements.push({ sid: 'ReadRoleTags', actions: ['iam:ListRoleTags'], resources: sorted(roleTagResources) });
+  }
+  if (userTagResources.size > 0) {
+    statements.push({ sid: 'ReadUserTags', actions: ['iam:ListUserTags'], resources: sorted(userTagResources) });
+  }
+  if (parameterResources.size > 0) {
+    statements.push({ sid: 'ReadParameters', actions: ['ssm:GetParameter'], resources: sorted(parameterResources) });
+  }
+  for (const region of sorted(kmsKeysByRegion.keys())) {
+    statements.push({
+      sid: `DecryptParametersIn${sidSafe(region)}`,
+      actions: ['kms:Decrypt'],
+      resources: sorted(kmsKeysByRegion.get(region) ?? []),
+      // The key may decrypt only on behalf of SSM's GetParameter, never for a direct kms:Decrypt.
+      conditions: { StringEquals: { 'kms:ViaService': `ssm.${region}.amazonaws.com` } },
+    });
+  }
+  if (assumedRoles.size > 0) {
+    statements.push({ sid: 'AssumeScannerRoles', actions: ['sts:AssumeRole'], resources: sorted(assumedRoles) });
+  }
+  return statements;
+}
+
+/** The scanner filters on a plain string prefix of the path, and so does this resource pattern. */
+function withLeadingSlash(pathPrefix: string): string {
+  return pathPrefix.startsWith('/') ? pathPrefix : `/${pathPrefix}`;
+}
+
+function sorted(values: Iterable<string>): string[] {
+  return [...values].sort();
+}
+
+/** A statement id allows only [A-Za-z0-9]; a token region becomes a fixed word. */
+function sidSafe(region: string): string {
+  return /^[a-z0-9-]+$/.test(region) ? region.replace(/-/g, '') : 'StackRegion';
+}

@@ -1,0 +1,166 @@
+import { describe, expect, test } from 'vitest';
+import { leastPrivilegeStatements, type StatementSpec } from '../../infra/policy.js';
+import { parseConfig } from '../../lambda/config.js';
+
+const scope = { partition: 'aws', account: '111122223333', region: 'eu-west-1' };
+const describeCluster: StatementSpec = {
+  sid: 'DescribeTheCluster',
+  actions: ['eks:DescribeCluster'],
+  resources: ['arn:aws:eks:eu-west-1:111122223333:cluster/prod'],
+};
+
+function statementsFor(scannersYaml: string, extra = ''): StatementSpec[] {
+  const config = parseConfig(`cluster: {name: prod}\n${extra}\nscanners:\n${scannersYaml}`, 'test.yaml');
+  return leastPrivilegeStatements(config, scope);
+}
+
+/** Drops the explanation so tables compare only what IAM sees. */
+function withoutReasons(statements: StatementSpec[]): StatementSpec[] {
+  return statements.map(({ wildcardReason: _reason, ...rest }) => rest);
+}
+
+const cases: { name: string; scanners: string; extra?: string; expected: StatementSpec[] }[] = [
+  {
+    name: 'static and file scanners need nothing beyond describing the cluster',
+    scanners: '- {type: static, static: {roles: []}}\n- {type: file, file: {path: m.yaml}}',
+    expected: [describeCluster],
+  },
+  {
+    name: 'a bulk IAM scan needs only GetAccountAuthorizationDetails',
+    scanners: '- {type: iam, iam: {mode: bulk}}',
+    expected: [
+      describeCluster,
+      { sid: 'ReadIamIdentities', actions: ['iam:GetAccountAuthorizationDetails'], resources: ['*'] },
+    ],
+  },
+  {
+    name: 'a per-identity IAM scan lists roles and users and reads their tags under the path prefix',
+    scanners: '- {type: iam, iam: {mode: perIdentity}}',
+    expected: [
+      describeCluster,
+      { sid: 'ReadIamIdentities', actions: ['iam:ListRoles', 'iam:ListUsers'], resources: ['*'] },
+      { sid: 'ReadRoleTags', actions: ['iam:ListRoleTags'], resources: ['arn:aws:iam::111122223333:role/*'] },
+      { sid: 'ReadUserTags', actions: ['iam:ListUserTags'], resources: ['arn:aws:iam::111122223333:user/*'] },
+    ],
+  },
+  {
+    name: 'a per-identity scan without users reads only role tags, only under /teams/',
+    scanners: '- {type: iam, iam: {mode: perIdentity, disableUserScan: true, pathPrefix: /teams/}}',
+    expected: [
+      describeCluster,
+      { sid: 'ReadIamIdentities', actions: ['iam:ListRoles'], resources: ['*'] },
+      { sid: 'ReadRoleTags', actions: ['iam:ListRoleTags'], resources: ['arn:aws:iam::111122223333:role/teams/*'] },
+    ],
+  },
+  {
+    name: 'a per-identity scan without roles reads only user tags',
+    scanners: '- {type: iam, iam: {mode: perIdentity, disableRoleScan: true}}',
+    expected: [
+      describeCluster,
+      { sid: 'ReadIamIdentities', actions: ['iam:ListUsers'], resources: ['*'] },
+      { sid: 'ReadUserTags', actions: ['iam:ListUserTags'], resources: ['arn:aws:iam::111122223333:user/*'] },
+    ],
+  },
+  {
+    name: 'an SSM scanner reads exactly its parameter, with no KMS permission when no key is named',
+    scanners: '- {type: ssm, ssm: {path: /eks/prod/auth}}\n- {type: ssm, aws: {region: us-east-1}, ssm: {path: plain}}',
+    expected: [
+      describeCluster,
+      {
+        sid: 'ReadParameters',
+        actions: ['ssm:GetParameter'],
+        resources: [
+          'arn:aws:ssm:eu-west-1:111122223333:parameter/eks/prod/auth',
+          'arn:aws:ssm:us-east-1:111122223333:parameter/plain',
+        ],
+      },
+    ],
+  },
+  {
+    name: 'a named KMS key may decrypt only through SSM in the parameter\'s region',
+    scanners:
+      '- {type: ssm, ssm: {path: /eks/prod/auth, kmsKeyArn: "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"}}',
+    expected: [
+      describeCluster,
+      {
+        sid: 'ReadParameters',
+        actions: ['ssm:GetParameter'],
+        resources: ['arn:aws:ssm:eu-west-1:111122223333:parameter/eks/prod/auth'],
+      },
+      {
+        sid: 'DecryptParametersIneuwest1',
+        actions: ['kms:Decrypt'],
+        resources: ['arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab'],
+        conditions: { StringEquals: { 'kms:ViaService': 'ssm.eu-west-1.amazonaws.com' } },
+      },
+    ],
+  },
+  {
+    name: 'a scanner that assumes a role gets only sts:AssumeRole on that role; the role does its reads',
+    scanners:
+      '- {type: iam, aws: {roleARN: "arn:aws:iam::444455556666:role/iam-reader"}, iam: {mode: bulk}}\n' +
+      '- {type: ssm, aws: {roleARN: "arn:aws:iam::444455556666:role/ssm-reader"}, ssm: {path: /x}}\n' +
+      '- {type: ssm, ssm: {path: /local}}',
+    expected: [
+      describeCluster,
+      {
+        sid: 'ReadParameters',
+        actions: ['ssm:GetParameter'],
+        resources: ['arn:aws:ssm:eu-west-1:111122223333:parameter/local'],
+      },
+      {
+        sid: 'AssumeScannerRoles',
+        actions: ['sts:AssumeRole'],
+        resources: ['arn:aws:iam::444455556666:role/iam-reader', 'arn:aws:iam::444455556666:role/ssm-reader'],
+      },
+    ],
+  },
+  {
+    name: 'a top-level role applies to every scanner',
+    scanners: '- {type: iam, iam: {mode: perIdentity}}',
+    extra: 'aws: {roleARN: "arn:aws:iam::444455556666:role/reader"}',
+    expected: [
+      describeCluster,
+      { sid: 'AssumeScannerRoles', actions: ['sts:AssumeRole'], resources: ['arn:aws:iam::444455556666:role/reader'] },
+    ],
+  },
+];
+
+describe('leastPrivilegeStatements', () => {
+  test.each(cases)('$name', ({ scanners, extra, expected }) => {
+    expect(withoutReasons(statementsFor(scanners, extra))).toEqual(expected);
+  });
+
+  test('the cluster ARN uses the region and account named in the config', () => {
+    const config = parseConfig(
+      'cluster: {name: c1, region: ap-south-1, accountID: "999988887777"}\nscanners: [{type: static, static: {}}]',
+      'test.yaml',
+    );
+    expect(leastPrivilegeStatements(config, scope)[0]?.resources).toEqual([
+      'arn:aws:eks:ap-south-1:999988887777:cluster/c1',
+    ]);
+  });
+
+  test('the partition is kept in every ARN', () => {
+    const config = parseConfig(
+      'cluster: {name: c1}\nscanners: [{type: iam, iam: {mode: perIdentity}}, {type: ssm, ssm: {path: /p}}]',
+      'test.yaml',
+    );
+    const resources = leastPrivilegeStatements(config, { ...scope, partition: 'aws-cn' }).flatMap((s) => s.resources);
+    expect(resources.filter((r) => r !== '*').every((r) => r.startsWith('arn:aws-cn:'))).toBe(true);
+  });
+
+  test('no statement grants a wildcard action, and every wildcard resource says why', () => {
+    for (const { scanners, extra } of cases) {
+      for (const statement of statementsFor(scanners, extra)) {
+        expect(statement.actions.filter((action) => action.includes('*'))).toEqual([]);
+        if (statement.resources.includes('*')) {
+          expect(statement.resources).toEqual(['*']);
+          expect(statement.wildcardReason).toMatch(/no resource type/);
+        } else {
+          expect(statement.wildcardReason).toBeUndefined();
+        }
+      }
+    }
+  });
+});
