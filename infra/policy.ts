@@ -69,7 +69,8 @@ export function leastPrivilegeStatements(config: Config, scope: PolicyScope): St
         userTagResources.add(iamArn('user', iam.pathPrefix));
       }
     } else if (scanner.type === 'ssm') {
-      const region = scanner.aws?.region ?? config.aws?.region ?? scope.region;
+      // The same default chain as lambda/aws.ts: scanner, top-level, the cluster's, the function's.
+      const region = scanner.aws?.region ?? config.aws?.region ?? config.cluster.region ?? scope.region;
       const name = scanner.ssm.path.replace(/^\/+/, '');
       parameterResources.add(`arn:${scope.partition}:ssm:${region}:${scope.account}:parameter/${name}`);
       if (scanner.ssm.kmsKeyArn) {

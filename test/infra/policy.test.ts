@@ -141,6 +141,17 @@ describe('leastPrivilegeStatements', () => {
     ]);
   });
 
+  test('a parameter is looked up in the cluster\'s region unless an aws section names another', () => {
+    const config = parseConfig(
+      'cluster: {name: c1, region: ap-south-1}\nscanners: [{type: ssm, ssm: {path: /a}}, {type: ssm, aws: {region: us-east-2}, ssm: {path: /b}}]',
+      'test.yaml',
+    );
+    expect(leastPrivilegeStatements(config, scope).find((s) => s.sid === 'ReadParameters')?.resources).toEqual([
+      'arn:aws:ssm:ap-south-1:111122223333:parameter/a',
+      'arn:aws:ssm:us-east-2:111122223333:parameter/b',
+    ]);
+  });
+
   test('the partition is kept in every ARN', () => {
     const config = parseConfig(
       'cluster: {name: c1}\nscanners: [{type: iam, iam: {mode: perIdentity}}, {type: ssm, ssm: {path: /p}}]',
