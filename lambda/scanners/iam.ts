@@ -1,0 +1,182 @@
+/**
+ * Mappings from IAM tags, in the scheme of polarsquad/eks-auth-sync:
+ * `eks/{accountId}/{clusterName}/username`, `.../groups` (joined by the separator) and, on
+ * roles, `.../type` (`node`, `fargateNode`, `user`).
+ *
+ * Two ways to read the tags. `bulk` (default): GetAccountAuthorizationDetails returns users and
+ * roles with their tags, up to 1,000 per call. `perIdentity`, for deployments that cannot grant
+ * that: ListRoles/ListUsers, then ListRoleTags/ListUserTags per identity with bounded concurrency.
+ * Throttling is left to the SDK's adaptive retry.
+ */
+import {
+  paginateGetAccountAuthorizationDetails, paginateListRoles, paginateListRoleTags, paginateListUsers, paginateListUserTags,
+  type IAMClient, type Tag,
+} from '@aws-sdk/client-iam';
+import type { IamScannerConfig } from '../config.js';
+import {
+  canonicalRoleArn, parseRoleArn, parseUserArn, validateGroups, validateUsername,
+  type RoleArn, type RoleMapping, type UserArn, type UserMapping, type Warning,
+} from '../mappings.js';
+import type { ScannerOfType, Scanner } from './index.js';
+
+type Kind = 'user' | 'role';
+
+/** A user or role as IAM returns it, whichever call returned it. */
+interface Identity {
+  kind: Kind;
+  arn: string;
+  name: string;
+  path: string;
+  tags: Tag[];
+}
+
+const NODE_GROUPS = ['system:bootstrappers', 'system:nodes'];
+/** What the `type` tag of a role may say, and the entry a node type gets regardless of other tags. */
+const NODE_TYPES: Record<string, { username: string; groups: string[] } | undefined> = {
+  node: { username: 'system:node:{{EC2PrivateDNSName}}', groups: NODE_GROUPS },
+  fargateNode: { username: 'system:node:{{SessionName}}', groups: [...NODE_GROUPS, 'system:node-proxier'] },
+};
+
+export const iamScanner: Scanner<ScannerOfType<'iam'>> = async ({ name, scanner, config, deps }) => {
+  const settings = scanner.iam;
+  const accountId = settings.clusterAccountID ?? config.cluster.accountID ?? await deps.callerAccountId();
+  const clusterName = settings.clusterName ?? config.cluster.name;
+  const kinds: Kind[] = [];
+  if (!settings.disableUserScan) kinds.push('user');
+  if (!settings.disableRoleScan) kinds.push('role');
+
+  const client = deps.clients.iam(scanner.aws);
+  const identities = settings.mode === 'bulk'
+    ? await listBulk(client, kinds)
+    : await listPerIdentity(client, kinds, settings.pathPrefix, settings.concurrency);
+
+  const users: UserMapping[] = [];
+  const roles: RoleMapping[] = [];
+  const warnings: Warning[] = [];
+  const prefix = `eks/${accountId}/${clusterName}/`;
+  for (const identity of identities) {
+    if (!identity.path.startsWith(settings.pathPrefix)) continue;
+    const outcome = mappingFor(identity, prefix, settings);
+    if (outcome === undefined) continue;
+    if ('problem' in outcome) {
+      warnings.push({ source: name, subject: identity.arn, message: `skipped: ${outcome.problem}` });
+    } else if (identity.kind === 'user') {
+      users.push({ userarn: outcome.arn as UserArn, username: outcome.username, groups: outcome.groups });
+    } else {
+      roles.push({ rolearn: outcome.arn as RoleArn, username: outcome.username, groups: outcome.groups });
+    }
+  }
+  return { source: name, mappings: { users, roles }, warnings };
+};
+
+type Outcome = { arn: string; username: string; groups: string[] } | { problem: string };
+
+/**
+ * The entry an identity's tags ask for; undefined when it carries no tag for this cluster. Any
+ * invalid value refuses the whole identity: a partial grant would be a surprise.
+ */
+function mappingFor(identity: Identity, prefix: string, settings: IamScannerConfig): Outcome | undefined {
+  const tags = new Map<string, string>();
+  for (const t of identity.tags) {
+    if (t.Key?.startsWith(prefix)) tags.set(t.Key.slice(prefix.length), t.Value ?? '');
+  }
+  if (tags.size === 0) return undefined;
+
+  const parsed = identity.kind === 'role' ? parseRoleArn(identity.arn) : parseUserArn(identity.arn);
+  if (!parsed) return { problem: `IAM returned an ARN this tool cannot parse` };
+  // Roles without their path: the authenticator never matches a rolearn with one.
+  const arn = identity.kind === 'role' ? canonicalRoleArn(identity.arn) : identity.arn;
+
+  const type = tags.get('type') ?? 'user';
+  const node = NODE_TYPES[type];
+  if (node !== undefined) {
+    if (identity.kind === 'user') return { problem: `type "${type}" applies only to roles` };
+    return { arn, username: node.username, groups: [...node.groups] };
+  }
+  if (type !== 'user') return { problem: `unknown type "${type}" in tag ${prefix}type (expected node, fargateNode or user)` };
+
+  const username = tags.get('username');
+  if (username === undefined) return { problem: `no ${prefix}username tag` };
+  const usernameProblem = validateUsername(username);
+  if (usernameProblem) return { problem: `tag ${prefix}username: ${usernameProblem}` };
+  if (username.startsWith('system:')) {
+    return { problem: `tag ${prefix}username: "system:" usernames are reserved for Kubernetes and nodes (use type node or fargateNode for nodes)` };
+  }
+
+  const groupsTag = tags.get('groups') ?? '';
+  const groups = groupsTag === '' ? [] : groupsTag.split(settings.groupSeparator);
+  const groupsProblem = validateGroups(groups);
+  if (groupsProblem) return { problem: `tag ${prefix}groups: ${groupsProblem}` };
+  const refused = groups.find((g) => g.startsWith('system:') && !settings.allowSystemGroups.includes(g));
+  if (refused !== undefined) {
+    return { problem: `tag ${prefix}groups grants "${refused}", which IAM tags may not grant unless the iam scanner's allowSystemGroups lists it` };
+  }
+  return { arn, username, groups };
+}
+
+/** Users and roles with their tags from GetAccountAuthorizationDetails, 1,000 per page. */
+async function listBulk(client: IAMClient, kinds: Kind[]): Promise<Identity[]> {
+  if (kinds.length === 0) return [];
+  const out: Identity[] = [];
+  const Filter = kinds.map((k) => (k === 'user' ? 'User' : 'Role'));
+  for await (const page of paginateGetAccountAuthorizationDetails({ client, pageSize: 1000 }, { Filter })) {
+    for (const u of page.UserDetailList ?? []) out.push(identity('user', u.Arn, u.UserName, u.Path, u.Tags));
+    for (const r of page.RoleDetailList ?? []) out.push(identity('role', r.Arn, r.RoleName, r.Path, r.Tags));
+  }
+  return out;
+}
+
+interface PerIdentityCalls {
+  list(client: IAMClient, pathPrefix: string): AsyncIterable<Identity[]>;
+  tags(client: IAMClient, name: string): AsyncIterable<Tag[]>;
+}
+
+const perIdentityCalls: Record<Kind, PerIdentityCalls> = {
+  user: {
+    async *list(client, PathPrefix) {
+      for await (const p of paginateListUsers({ client, pageSize: 1000 }, { PathPrefix })) {
+        yield (p.Users ?? []).map((u) => identity('user', u.Arn, u.UserName, u.Path, []));
+      }
+    },
+    async *tags(client, UserName) {
+      for await (const p of paginateListUserTags({ client }, { UserName })) yield p.Tags ?? [];
+    },
+  },
+  role: {
+    async *list(client, PathPrefix) {
+      for await (const p of paginateListRoles({ client, pageSize: 1000 }, { PathPrefix })) {
+        yield (p.Roles ?? []).map((r) => identity('role', r.Arn, r.RoleName, r.Path, []));
+      }
+    },
+    async *tags(client, RoleName) {
+      for await (const p of paginateListRoleTags({ client }, { RoleName })) yield p.Tags ?? [];
+    },
+  },
+};
+
+/** Lists the identities, then fetches each one's tags, at most `concurrency` at a time. */
+async function listPerIdentity(client: IAMClient, kinds: Kind[], pathPrefix: string, concurrency: number): Promise<Identity[]> {
+  const identities: Identity[] = [];
+  for (const kind of kinds) {
+    for await (const page of perIdentityCalls[kind].list(client, pathPrefix)) identities.push(...page);
+  }
+  await forEachLimited(identities, concurrency, async (id) => {
+    for await (const tags of perIdentityCalls[id.kind].tags(client, id.name)) id.tags.push(...tags);
+  });
+  return identities;
+}
+
+async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await fn(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+function identity(kind: Kind, arn = '', name = '', path = '/', tags: Tag[] = []): Identity {
+  return { kind, arn, name, path, tags: [...tags] };
+}

@@ -1,0 +1,72 @@
+/**
+ * The scanners: one module per source of mappings behind one interface. `runScanners` runs them
+ * all at once and merges what they found; if any one fails, the run fails, because a partial
+ * picture must never be mistaken for the whole truth.
+ */
+import type { ClientFactory } from '../aws.js';
+import { scannerName, type Config, type ScannerConfig } from '../config.js';
+import { EksAuthSyncError, ScannerError } from '../errors.js';
+import { mergeScanResults, type DesiredState, type ScanResult } from '../mappings.js';
+import { fileScanner } from './file.js';
+import { iamScanner } from './iam.js';
+import { ssmScanner } from './ssm.js';
+import { staticScanner } from './static.js';
+
+/** What scanners need from outside: AWS clients, where relative paths resolve, the caller's account. */
+export interface ScanDeps {
+  clients: ClientFactory;
+  /** The config file's directory: the file scanner resolves relative paths against it. */
+  baseDir: string;
+  /** The account of the default credentials (STS GetCallerIdentity), asked only when needed. */
+  callerAccountId: () => Promise<string>;
+}
+
+/** The config of a scanner of one type, e.g. `ScannerOfType<'iam'>`. */
+export type ScannerOfType<T extends ScannerConfig['type']> = Extract<ScannerConfig, { type: T }>;
+
+/** One scanner's view of the run. */
+export interface ScanContext<S extends ScannerConfig = ScannerConfig> {
+  /** The scanner's display name, e.g. `iam[2]`. */
+  name: string;
+  scanner: S;
+  config: Config;
+  deps: ScanDeps;
+}
+
+/** Reads one source and returns its mappings; throws ScannerError when the source cannot be read. */
+export type Scanner<S extends ScannerConfig = ScannerConfig> = (ctx: ScanContext<S>) => Promise<ScanResult>;
+
+function scan(ctx: ScanContext): Promise<ScanResult> {
+  const { scanner } = ctx;
+  switch (scanner.type) {
+    case 'static': return staticScanner({ ...ctx, scanner });
+    case 'file': return fileScanner({ ...ctx, scanner });
+    case 'iam': return iamScanner({ ...ctx, scanner });
+    case 'ssm': return ssmScanner({ ...ctx, scanner });
+  }
+}
+
+/**
+ * Runs every configured scanner concurrently and merges their results (see `mergeScanResults`
+ * for the precedence).
+ * @throws ScannerError naming the first scanner that failed, e.g. `scanner "iam[2]": ...`.
+ */
+export async function runScanners(config: Config, deps: ScanDeps): Promise<DesiredState> {
+  const results = await Promise.all(config.scanners.map(async (scanner, index) => {
+    const name = scannerName(scanner, index);
+    try {
+      return await scan({ name, scanner, config, deps });
+    } catch (err) {
+      if (err instanceof ScannerError) throw err;
+      const detail = err instanceof EksAuthSyncError ? err.message : describeError(err);
+      throw new ScannerError(`scanner "${name}": ${detail}`, { cause: err });
+    }
+  }));
+  return mergeScanResults(results);
+}
+
+/** An AWS SDK error as `Name: message`, so the operator sees e.g. `AccessDenied: ...`. */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) return err.name && err.name !== 'Error' ? `${err.name}: ${err.message}` : err.message;
+  return String(err);
+}

@@ -1,0 +1,242 @@
+import {
+  GetAccountAuthorizationDetailsCommand, IAMClient, ListRolesCommand, ListRoleTagsCommand, ListUsersCommand, ListUserTagsCommand,
+  type RoleDetail, type Tag, type UserDetail,
+} from '@aws-sdk/client-iam';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../lambda/config.js';
+import { ScannerError } from '../../lambda/errors.js';
+import { runScanners } from '../../lambda/scanners/index.js';
+import { configWith, deps } from './helpers.js';
+
+const iam = mockClient(IAMClient);
+beforeEach(() => iam.reset());
+afterEach(() => iam.reset());
+
+const ACCOUNT = '111122223333';
+const tag = (key: string, Value: string, account = ACCOUNT, cluster = 'prod'): Tag => ({ Key: `eks/${account}/${cluster}/${key}`, Value });
+
+function role(name: string, tags: Tag[], { path = '/', partition = 'aws' } = {}): RoleDetail {
+  return { RoleName: name, Path: path, Arn: `arn:${partition}:iam::${ACCOUNT}:role${path}${name}`, Tags: tags };
+}
+function user(name: string, tags: Tag[], { path = '/', partition = 'aws' } = {}): UserDetail {
+  return { UserName: name, Path: path, Arn: `arn:${partition}:iam::${ACCOUNT}:user${path}${name}`, Tags: tags };
+}
+
+/** Serves the identities through GetAccountAuthorizationDetails, `perPage` at a time, as IAM does with Marker. */
+function serveBulk(roles: RoleDetail[], users: UserDetail[] = [], perPage = 1000): { filters: string[][]; maxItems: (number | undefined)[] } {
+  const seen = { filters: [] as string[][], maxItems: [] as (number | undefined)[] };
+  iam.on(GetAccountAuthorizationDetailsCommand).callsFake((input: { Filter?: string[]; Marker?: string; MaxItems?: number }) => {
+    seen.filters.push([...(input.Filter ?? [])]);
+    seen.maxItems.push(input.MaxItems);
+    const all = [
+      ...(input.Filter?.includes('User') ? users.map((u) => ({ u })) : []),
+      ...(input.Filter?.includes('Role') ? roles.map((r) => ({ r })) : []),
+    ];
+    const start = Number(input.Marker ?? 0);
+    const page = all.slice(start, start + perPage);
+    const next = start + perPage < all.length ? String(start + perPage) : undefined;
+    return {
+      UserDetailList: page.flatMap((x) => ('u' in x ? [x.u] : [])),
+      RoleDetailList: page.flatMap((x) => ('r' in x ? [x.r] : [])),
+      IsTruncated: next !== undefined,
+      Marker: next,
+    };
+  });
+  return seen;
+}
+
+/** Serves the same identities through ListRoles/ListUsers + ListRoleTags/ListUserTags, paginated. */
+function servePerIdentity(roles: RoleDetail[], users: UserDetail[] = [], perPage = 2): { tagCalls: string[]; prefixes: (string | undefined)[] } {
+  const seen = { tagCalls: [] as string[], prefixes: [] as (string | undefined)[] };
+  const page = <T>(items: T[], marker: string | undefined) => {
+    const start = Number(marker ?? 0);
+    const next = start + perPage < items.length ? String(start + perPage) : undefined;
+    return { items: items.slice(start, start + perPage), IsTruncated: next !== undefined, Marker: next };
+  };
+  iam.on(ListRolesCommand).callsFake((input: { Marker?: string; PathPrefix?: string }) => {
+    seen.prefixes.push(input.PathPrefix);
+    const inPrefix = roles.filter((r) => r.Path?.startsWith(input.PathPrefix ?? '/'));
+    const p = page(inPrefix, input.Marker);
+    return { Roles: p.items.map(({ Tags: _t, ...r }) => r), IsTruncated: p.IsTruncated, Marker: p.Marker };
+  });
+  iam.on(ListUsersCommand).callsFake((input: { Marker?: string; PathPrefix?: string }) => {
+    const inPrefix = users.filter((u) => u.Path?.startsWith(input.PathPrefix ?? '/'));
+    const p = page(inPrefix, input.Marker);
+    return { Users: p.items.map(({ Tags: _t, ...u }) => u), IsTruncated: p.IsTruncated, Marker: p.Marker };
+  });
+  iam.on(ListRoleTagsCommand).callsFake((input: { RoleName: string; Marker?: string }) => {
+    seen.tagCalls.push(`role:${input.RoleName}`);
+    const p = page(roles.find((r) => r.RoleName === input.RoleName)?.Tags ?? [], input.Marker);
+    return { Tags: p.items, IsTruncated: p.IsTruncated, Marker: p.Marker };
+  });
+  iam.on(ListUserTagsCommand).callsFake((input: { UserName: string; Marker?: string }) => {
+    seen.tagCalls.push(`user:${input.UserName}`);
+    const p = page(users.find((u) => u.UserName === input.UserName)?.Tags ?? [], input.Marker);
+    return { Tags: p.items, IsTruncated: p.IsTruncated, Marker: p.Marker };
+  });
+  return seen;
+}
+
+const scan = (iamSection = '{}', extra = '') => {
+  const config = configWith(`- type: iam\n  iam: ${iamSection}\n`, extra);
+  return runScanners(config, deps(config));
+};
+
+describe.each([
+  ['bulk', (roles: RoleDetail[], users: UserDetail[] = []) => serveBulk(roles, users, 2), '{mode: bulk}'],
+  ['perIdentity', (roles: RoleDetail[], users: UserDetail[] = []) => servePerIdentity(roles, users, 2), '{mode: perIdentity, concurrency: 3}'],
+])('iam scanner (%s mode)', (_mode, serve, section) => {
+  it('maps tagged users and roles across several pages, ignoring untagged ones and other clusters', async () => {
+    serve(
+      [
+        role('Admin', [tag('username', 'admin'), tag('groups', 'system:masters::ops')]),
+        role('Untagged', []),
+        role('OtherCluster', [tag('username', 'x', ACCOUNT, 'staging')]),
+        role('OtherAccount', [tag('username', 'x', '444455556666')]),
+        role('Dev', [tag('username', 'dev'), { Key: 'team', Value: 'a' }]),
+      ],
+      [user('alice', [tag('username', 'alice'), tag('groups', 'devs')]), user('bob', [])],
+    );
+    const d = await scan(section.replace('}', ', allowSystemGroups: [system:masters]}'));
+    expect(d.mappings.roles).toEqual([
+      { rolearn: 'arn:aws:iam::111122223333:role/Admin', username: 'admin', groups: ['system:masters', 'ops'] },
+      { rolearn: 'arn:aws:iam::111122223333:role/Dev', username: 'dev', groups: [] },
+    ]);
+    expect(d.mappings.users).toEqual([{ userarn: 'arn:aws:iam::111122223333:user/alice', username: 'alice', groups: ['devs'] }]);
+    expect(d.warnings).toEqual([]);
+  });
+
+  it.each([
+    ['node', 'system:node:{{EC2PrivateDNSName}}', ['system:bootstrappers', 'system:nodes']],
+    ['fargateNode', 'system:node:{{SessionName}}', ['system:bootstrappers', 'system:nodes', 'system:node-proxier']],
+  ])('maps a role of type %s to the node entry whatever its other tags say', async (type, username, groups) => {
+    serve([role('Nodes', [tag('type', type), tag('username', 'ignored'), tag('groups', 'system:masters')])]);
+    const d = await scan(section);
+    expect(d.mappings.roles).toEqual([{ rolearn: 'arn:aws:iam::111122223333:role/Nodes', username, groups }]);
+    expect(d.warnings).toEqual([]);
+  });
+
+  it('keeps the partition IAM returns, strips role paths and keeps user paths', async () => {
+    serve(
+      [
+        role('AWSReservedSSO_Admin_0123456789abcdef', [tag('username', 'sso-admin')], { path: '/aws-reserved/sso.amazonaws.com/eu-west-1/', partition: 'aws-cn' }),
+        role('Gov', [tag('username', 'gov')], { path: '/team/', partition: 'aws-us-gov' }),
+      ],
+      [user('carol', [tag('username', 'carol')], { path: '/people/eng/', partition: 'aws-cn' })],
+    );
+    const d = await scan(section);
+    expect(d.mappings.roles.map((r) => r.rolearn)).toEqual([
+      'arn:aws-cn:iam::111122223333:role/AWSReservedSSO_Admin_0123456789abcdef',
+      'arn:aws-us-gov:iam::111122223333:role/Gov',
+    ]);
+    expect(d.mappings.users.map((u) => u.userarn)).toEqual(['arn:aws-cn:iam::111122223333:user/people/eng/carol']);
+  });
+
+  it('reads only identities under the path prefix', async () => {
+    serve(
+      [role('InTeams', [tag('username', 'a')], { path: '/teams/a/' }), role('Root', [tag('username', 'b')])],
+      [user('u', [tag('username', 'u')], { path: '/teams/' }), user('v', [tag('username', 'v')])],
+    );
+    const d = await scan(section.replace('}', ', pathPrefix: /teams/}'));
+    expect(d.mappings.roles.map((r) => r.username)).toEqual(['a']);
+    expect(d.mappings.users.map((u) => u.username)).toEqual(['u']);
+  });
+
+  it.each([
+    ['disableUserScan', { users: [], roles: ['r'] }],
+    ['disableRoleScan', { users: ['u'], roles: [] }],
+  ])('skips a kind of identity when %s is set', async (flag, expected) => {
+    serve([role('R', [tag('username', 'r')])], [user('U', [tag('username', 'u')])]);
+    const d = await scan(section.replace('}', `, ${flag}: true}`));
+    expect({ users: d.mappings.users.map((u) => u.username), roles: d.mappings.roles.map((r) => r.username) }).toEqual(expected);
+  });
+
+  it.each([
+    ['empty group names', [tag('username', 'a'), tag('groups', 'a::::b')], /tag eks\/111122223333\/prod\/groups: empty group name/],
+    ['an empty username', [tag('username', '')], /username: empty username/],
+    ['a missing username', [tag('groups', 'devs')], /no eks\/111122223333\/prod\/username tag/],
+    ['a control character', [tag('username', 'a\u0000b')], /control character/],
+    ['YAML-breaking characters', [tag('username', 'a'), tag('groups', 'devs, system:masters')], /may only contain/],
+    ['a flow mapping in the username', [tag('username', '{admin: x}')], /may only contain/],
+    ['system:masters', [tag('username', 'a'), tag('groups', 'devs::system:masters')], /grants "system:masters", which IAM tags may not grant unless .*allowSystemGroups/],
+    ['another system group', [tag('username', 'a'), tag('groups', 'system:nodes')], /grants "system:nodes"/],
+    ['a system username', [tag('username', 'system:kube-controller-manager')], /"system:" usernames are reserved/],
+    ['an unknown type', [tag('type', 'admin'), tag('username', 'a')], /unknown type "admin"/],
+  ])('skips only the identity whose tags carry %s, with a warning naming it', async (_what, badTags, message) => {
+    serve([role('Bad', badTags, { path: '/p/' }), role('Good', [tag('username', 'good')])]);
+    const d = await scan(section);
+    expect(d.mappings.roles.map((r) => r.username)).toEqual(['good']);
+    expect(d.warnings).toHaveLength(1);
+    expect(d.warnings[0]).toMatchObject({ source: 'iam[0]', subject: 'arn:aws:iam::111122223333:role/p/Bad' });
+    expect(d.warnings[0]?.message).toMatch(message);
+  });
+
+  it('refuses a node type on a user', async () => {
+    serve([], [user('u', [tag('type', 'node')])]);
+    const d = await scan(section);
+    expect(d.mappings.users).toEqual([]);
+    expect(d.warnings[0]?.message).toMatch(/type "node" applies only to roles/);
+  });
+
+  it('lets a system group through when allowSystemGroups lists it, and no other', async () => {
+    serve([
+      role('Admin', [tag('username', 'admin'), tag('groups', 'system:masters')]),
+      role('Nodes', [tag('username', 'n'), tag('groups', 'system:nodes')]),
+    ]);
+    const d = await scan(section.replace('}', ', allowSystemGroups: [system:masters]}'));
+    expect(d.mappings.roles.map((r) => r.username)).toEqual(['admin']);
+    expect(d.warnings.map((w) => w.subject)).toEqual(['arn:aws:iam::111122223333:role/Nodes']);
+  });
+
+  it('honours a custom group separator', async () => {
+    serve([role('R', [tag('username', 'r'), tag('groups', 'a,b')])]);
+    const d = await scan(section.replace('}', ', groupSeparator: ","}'));
+    expect(d.mappings.roles[0]?.groups).toEqual(['a', 'b']);
+  });
+
+  it('uses clusterName and clusterAccountID from the scanner over the cluster section', async () => {
+    serve([role('R', [tag('username', 'r', '444455556666', 'other')])]);
+    const d = await scan(section.replace('}', ', clusterName: other, clusterAccountID: "444455556666"}'));
+    expect(d.mappings.roles.map((r) => r.username)).toEqual(['r']);
+  });
+
+  it('falls back to the caller account when no account ID is configured', async () => {
+    serve([role('R', [tag('username', 'r', '999999999999')])]);
+    const config = parseConfig(`cluster: {name: prod}\nscanners: [{type: iam, iam: ${section}}]`, 'test.yaml');
+    const d = await runScanners(config, deps(config, '/', async () => '999999999999'));
+    expect(d.mappings.roles.map((r) => r.username)).toEqual(['r']);
+  });
+
+  it('fails the run naming the scanner when IAM refuses', async () => {
+    iam.onAnyCommand().rejects(Object.assign(new Error('User is not authorized to perform: iam:GetAccountAuthorizationDetails'), { name: 'AccessDenied' }));
+    await expect(scan(section)).rejects.toThrow(ScannerError);
+    await expect(scan(section)).rejects.toThrow(/^scanner "iam\[0\]": AccessDenied: User is not authorized/);
+  });
+});
+
+describe('iam scanner calls', () => {
+  it('asks GetAccountAuthorizationDetails for only the requested kinds, 1,000 per page', async () => {
+    const seen = serveBulk([role('R', [])], [], 1);
+    await scan('{disableUserScan: true}');
+    expect(seen.filters).toEqual([['Role']]);
+    expect(seen.maxItems).toEqual([1000]);
+  });
+
+  it('makes no IAM call when both scans are disabled', async () => {
+    serveBulk([]);
+    await scan('{disableUserScan: true, disableRoleScan: true}');
+    expect(iam.calls()).toHaveLength(0);
+  });
+
+  it('fetches every page of tags per identity and passes the path prefix to the list calls', async () => {
+    const manyTags = [tag('username', 'r'), { Key: 'a', Value: '1' }, { Key: 'b', Value: '2' }, tag('groups', 'x::y')];
+    const roles = Array.from({ length: 7 }, (_, i) => role(`R${i}`, i === 3 ? manyTags : [], { path: '/teams/' }));
+    const seen = servePerIdentity(roles, [], 2);
+    const d = await scan('{mode: perIdentity, concurrency: 2, pathPrefix: /teams/, disableUserScan: true}');
+    expect(d.mappings.roles).toEqual([{ rolearn: 'arn:aws:iam::111122223333:role/R3', username: 'r', groups: ['x', 'y'] }]);
+    expect(seen.prefixes.every((p) => p === '/teams/')).toBe(true);
+    expect(seen.tagCalls.filter((c) => c === 'role:R3')).toHaveLength(2);
+    expect(new Set(seen.tagCalls).size).toBe(7);
+  });
+});
