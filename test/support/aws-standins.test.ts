@@ -1,0 +1,263 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { DescribeClusterCommand, EKSClient } from '@aws-sdk/client-eks';
+import {
+  GetAccountAuthorizationDetailsCommand,
+  IAMClient,
+  ListRolesCommand,
+  ListRoleTagsCommand,
+  ListUserTagsCommand,
+  paginateGetAccountAuthorizationDetails,
+  paginateListRoles,
+  paginateListRoleTags,
+  paginateListUsers,
+  type RoleDetail,
+  type UserDetail,
+} from '@aws-sdk/client-iam';
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { Hash } from '@smithy/hash-node';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { demoDataset, generateDataset, roleArn, ServiceError, startAwsStandins, type AwsStandins } from './aws-standins/index.js';
+
+const run = promisify(execFile);
+const CA_PEM = '-----BEGIN CERTIFICATE-----\nMIIBstandinCAforTests\n-----END CERTIFICATE-----\n';
+const CLUSTER = { name: 'demo', endpoint: 'https://127.0.0.1:6443', caPem: CA_PEM };
+
+/** The SDK error a promise rejects with, so tests can read its name and status. */
+async function rejection(p: Promise<unknown>): Promise<{ name: string; status: number | undefined; message: string }> {
+  try {
+    await p;
+  } catch (err) {
+    const e = err as Error & { $metadata?: { httpStatusCode?: number } };
+    return { name: e.name, status: e.$metadata?.httpStatusCode, message: e.message };
+  }
+  throw new Error('expected the call to fail');
+}
+
+describe('AWS stand-ins with the demo account', () => {
+  let aws: AwsStandins;
+  let iam: IAMClient;
+  beforeAll(async () => {
+    aws = await startAwsStandins({ clusters: [CLUSTER] });
+    iam = new IAMClient({ ...aws.clientConfig('iam'), maxAttempts: 1 });
+  });
+  afterAll(() => aws.close());
+  afterEach(() => {
+    aws.reset();
+    for (const s of [aws.iam, aws.sts, aws.ssm, aws.eks]) s.intercept(undefined);
+  });
+
+  it('lists roles without tags, with their paths in the ARN, as IAM does', async () => {
+    const roles = [];
+    for await (const page of paginateListRoles({ client: iam, pageSize: 3 }, {})) roles.push(...(page.Roles ?? []));
+    expect(roles.map((r) => r.RoleName)).toEqual(aws.dataset.account.roles.map((r) => r.name));
+    expect(roles.every((r) => r.Tags === undefined)).toBe(true);
+    expect(roles.find((r) => r.RoleName === 'github-actions-deploy')?.Arn).toBe('arn:aws:iam::111122223333:role/ci/github-actions-deploy');
+    expect(roles[0]?.CreateDate).toEqual(new Date('2024-02-01T09:00:00Z'));
+    expect(aws.iam.calls()).toEqual({ ListRoles: Math.ceil(roles.length / 3) });
+  });
+
+  it('filters roles and users by path prefix', async () => {
+    const sso = await iam.send(new ListRolesCommand({ PathPrefix: '/aws-reserved/sso.amazonaws.com/' }));
+    expect(sso.Roles?.map((r) => r.RoleName)).toEqual(['AWSReservedSSO_PlatformAdmins_8d3f0c2a91b7e645', 'AWSReservedSSO_ReadOnlyAccess_1f2e3d4c5b6a7988']);
+    const users = [];
+    for await (const page of paginateListUsers({ client: iam }, { PathPrefix: '/engineering/' })) users.push(...(page.Users ?? []));
+    expect(users.map((u) => u.Arn)).toEqual(['arn:aws:iam::111122223333:user/engineering/bob']);
+  });
+
+  it('pages through a role’s tags one at a time', async () => {
+    const tags = [];
+    for await (const page of paginateListRoleTags({ client: iam, pageSize: 1 }, { RoleName: 'github-actions-deploy' })) tags.push(...(page.Tags ?? []));
+    expect(tags).toEqual([
+      { Key: 'eks/111122223333/demo/username', Value: 'ci-deployer' },
+      { Key: 'eks/111122223333/demo/groups', Value: 'deployers' },
+      { Key: 'Team', Value: 'platform' },
+    ]);
+    expect(aws.iam.calls()).toEqual({ ListRoleTags: 3 });
+  });
+
+  it('answers NoSuchEntity for an identity that does not exist', async () => {
+    const err = await rejection(iam.send(new ListUserTagsCommand({ UserName: 'nobody' })));
+    expect(err).toMatchObject({ name: 'NoSuchEntityException', status: 404, message: 'The user with name nobody cannot be found.' });
+  });
+
+  it('returns users and roles with tags and empty policy lists from GetAccountAuthorizationDetails', async () => {
+    const out = await iam.send(new GetAccountAuthorizationDetailsCommand({ Filter: ['User', 'Role'] }));
+    expect(out.IsTruncated).toBe(false);
+    expect(out.UserDetailList?.map((u) => u.UserName)).toEqual(['alice', 'bob', 'carol']);
+    const sso = out.RoleDetailList?.find((r) => r.RoleName?.startsWith('AWSReservedSSO_PlatformAdmins'));
+    expect(sso).toMatchObject({
+      Path: '/aws-reserved/sso.amazonaws.com/eu-west-1/',
+      Arn: 'arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_PlatformAdmins_8d3f0c2a91b7e645',
+      RoleId: 'AROAQDEMO0000000SSOPA',
+      RolePolicyList: [],
+      AttachedManagedPolicies: [],
+      InstanceProfileList: [],
+      Tags: [
+        { Key: 'eks/111122223333/demo/username', Value: 'platform-admin:{{SessionName}}' },
+        { Key: 'eks/111122223333/demo/groups', Value: 'platform-admins' },
+      ],
+    });
+    expect(out.GroupDetailList).toEqual([]);
+    expect(out.Policies).toEqual([]);
+  });
+
+  it('leaves roles out of GetAccountAuthorizationDetails when the filter asks only for users', async () => {
+    const out = await iam.send(new GetAccountAuthorizationDetailsCommand({ Filter: ['User'] }));
+    expect(out.UserDetailList).toHaveLength(3);
+    expect(out.RoleDetailList).toEqual([]);
+  });
+
+  it('reports the identity of the signing key from GetCallerIdentity', async () => {
+    const sts = new STSClient(aws.clientConfig('sts'));
+    const id = await sts.send(new GetCallerIdentityCommand({}));
+    expect(id).toMatchObject({ Account: '111122223333', Arn: 'arn:aws:sts::111122223333:assumed-role/eks-auth-sync/eks-auth-sync' });
+    expect(id.UserId).toMatch(/^AROA[A-Z2-7]{17}:eks-auth-sync$/);
+  });
+
+  it('decrypts a SecureString only when asked to', async () => {
+    const ssm = new SSMClient(aws.clientConfig('ssm'));
+    const clear = await ssm.send(new GetParameterCommand({ Name: '/eks/demo/auth', WithDecryption: true }));
+    expect(Buffer.from(clear.Parameter?.Value ?? '', 'base64').toString()).toContain('rolearn: arn:aws:iam::111122223333:role/breakglass');
+    expect(clear.Parameter).toMatchObject({ Type: 'SecureString', Version: 1, ARN: 'arn:aws:ssm:eu-west-1:111122223333:parameter/eks/demo/auth' });
+    const sealed = await ssm.send(new GetParameterCommand({ Name: '/eks/demo/auth' }));
+    expect(sealed.Parameter?.Value).not.toBe(clear.Parameter?.Value);
+    expect(sealed.Parameter?.Value).not.toContain(clear.Parameter?.Value);
+  });
+
+  it('finds a parameter by ARN and bumps its version when it is overwritten', async () => {
+    const ssm = new SSMClient(aws.clientConfig('ssm'));
+    aws.ssm.putParameter({ name: 'plain', type: 'String', value: 'one' });
+    aws.ssm.putParameter({ name: 'plain', type: 'String', value: 'two' });
+    const out = await ssm.send(new GetParameterCommand({ Name: 'arn:aws:ssm:eu-west-1:111122223333:parameter/plain' }));
+    expect(out.Parameter).toMatchObject({ Name: 'plain', Value: 'two', Version: 2 });
+  });
+
+  it('answers ParameterNotFound for a missing parameter', async () => {
+    const ssm = new SSMClient(aws.clientConfig('ssm'));
+    const err = await rejection(ssm.send(new GetParameterCommand({ Name: '/nope' })));
+    expect(err).toMatchObject({ name: 'ParameterNotFound', status: 400 });
+  });
+
+  it('describes a cluster with the configured endpoint and CA, and 404s an unknown one', async () => {
+    const eks = new EKSClient(aws.clientConfig('eks'));
+    const { cluster } = await eks.send(new DescribeClusterCommand({ name: 'demo' }));
+    expect(cluster).toMatchObject({ name: 'demo', arn: 'arn:aws:eks:eu-west-1:111122223333:cluster/demo', endpoint: CLUSTER.endpoint, status: 'ACTIVE', accessConfig: { authenticationMode: 'API_AND_CONFIG_MAP' } });
+    expect(Buffer.from(cluster?.certificateAuthority?.data ?? '', 'base64').toString()).toBe(CA_PEM);
+    const err = await rejection(eks.send(new DescribeClusterCommand({ name: 'other' })));
+    expect(err).toMatchObject({ name: 'ResourceNotFoundException', status: 404, message: 'No cluster found for name: other.' });
+  });
+
+  describe('refuses requests not signed by a known key', () => {
+    const clientFor = (service: 'iam' | 'sts' | 'ssm' | 'eks', change: { secretAccessKey?: string; accessKeyId?: string; sessionToken?: string | undefined; region?: string }) => {
+      const base = aws.clientConfig(service);
+      const config = { ...base, region: change.region ?? base.region, credentials: { ...base.credentials, ...change }, maxAttempts: 1 };
+      const send = {
+        iam: () => new IAMClient(config).send(new ListRolesCommand({})),
+        sts: () => new STSClient(config).send(new GetCallerIdentityCommand({})),
+        ssm: () => new SSMClient(config).send(new GetParameterCommand({ Name: '/eks/demo/auth' })),
+        eks: () => new EKSClient(config).send(new DescribeClusterCommand({ name: 'demo' })),
+      }[service];
+      return send();
+    };
+    const wrongSecret = { secretAccessKey: 'wrong/secret/wrong/secret/wrong/secret/00' };
+    const unknownKey = { accessKeyId: 'ASIAUNKNOWNKEY000000' };
+    const noToken = { sessionToken: undefined };
+    it.each([
+      ['iam', 'a wrong secret', 'SignatureDoesNotMatch', 403, wrongSecret],
+      ['sts', 'a wrong secret', 'SignatureDoesNotMatch', 403, wrongSecret],
+      ['ssm', 'a wrong secret', 'InvalidSignatureException', 400, wrongSecret],
+      ['eks', 'a wrong secret', 'InvalidSignatureException', 403, wrongSecret],
+      ['iam', 'an unknown key', 'InvalidClientTokenId', 403, unknownKey],
+      ['sts', 'an unknown key', 'InvalidClientTokenId', 403, unknownKey],
+      ['ssm', 'an unknown key', 'UnrecognizedClientException', 400, unknownKey],
+      ['eks', 'an unknown key', 'UnrecognizedClientException', 403, unknownKey],
+      ['iam', 'a missing session token', 'InvalidClientTokenId', 403, noToken],
+      ['ssm', 'a missing session token', 'UnrecognizedClientException', 400, noToken],
+      ['ssm', 'a signature for another region', 'InvalidSignatureException', 400, { region: 'us-west-2' }],
+      ['eks', 'a signature for another region', 'InvalidSignatureException', 403, { region: 'us-west-2' }],
+    ] as const)('%s refuses %s with %s (HTTP %d)', async (service, _what, name, status, change) => {
+      const err = await rejection(clientFor(service, change));
+      expect(err).toMatchObject({ name, status });
+      expect(aws[service].authFailures()).not.toEqual({});
+      expect(aws[service].totalCalls()).toBe(0);
+    });
+  });
+
+  it('refuses a request signed for another service, as AWS checks the credential scope', async () => {
+    const signer = new SignatureV4({ credentials: aws.credential, region: 'us-east-1', service: 'sts', sha256: Hash.bind(null, 'sha256') });
+    const url = new URL(aws.iam.endpoint);
+    const body = 'Action=ListRoles&Version=2010-05-08';
+    const signed = await signer.sign({
+      method: 'POST', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: '/', query: {},
+      headers: { host: url.host, 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' }, body,
+    });
+    const res = await fetch(aws.iam.endpoint, { method: 'POST', headers: signed.headers, body });
+    expect(res.status).toBe(403);
+    expect(await res.text()).toContain("<Code>SignatureDoesNotMatch</Code>\n    <Message>Credential should be scoped to correct service: 'iam'.</Message>");
+  });
+
+  it('lets the SDK retry injected server errors until the call succeeds', async () => {
+    const retrying = new IAMClient({ ...aws.clientConfig('iam'), maxAttempts: 3 });
+    aws.iam.failNext(2);
+    const out = await retrying.send(new ListRolesCommand({}));
+    expect(out.Roles).toHaveLength(aws.dataset.account.roles.length);
+    expect(aws.iam.failed()).toEqual({ ListRoles: 2 });
+    expect(aws.iam.calls()).toEqual({ ListRoles: 3 });
+  });
+
+  it.each([
+    ['iam', 'ServiceFailureException', 500],
+    ['ssm', 'InternalServerError', 500],
+    ['eks', 'ServerException', 500],
+    ['sts', 'InternalFailure', 500],
+  ] as const)('surfaces an injected %s failure as %s once retries are spent', async (service, name, status) => {
+    aws[service].failNext(1);
+    const config = { ...aws.clientConfig(service), maxAttempts: 1 };
+    const send = {
+      iam: () => new IAMClient(config).send(new ListRolesCommand({})),
+      sts: () => new STSClient(config).send(new GetCallerIdentityCommand({})),
+      ssm: () => new SSMClient(config).send(new GetParameterCommand({ Name: '/eks/demo/auth' })),
+      eks: () => new EKSClient(config).send(new DescribeClusterCommand({ name: 'demo' })),
+    }[service];
+    expect(await rejection(send())).toMatchObject({ name, status });
+  });
+
+  it.each([
+    ['iam', 'Throttling', 400],
+    ['ssm', 'ThrottlingException', 400],
+    ['eks', 'ThrottlingException', 429],
+  ] as const)('answers throttling on %s with its real %s error', async (service, name, status) => {
+    aws[service].throttleNext(1);
+    const config = { ...aws.clientConfig(service), maxAttempts: 1 };
+    const send = {
+      iam: () => new IAMClient(config).send(new ListRolesCommand({})),
+      ssm: () => new SSMClient(config).send(new GetParameterCommand({ Name: '/eks/demo/auth' })),
+      eks: () => new EKSClient(config).send(new DescribeClusterCommand({ name: 'demo' })),
+    }[service];
+    expect(await rejection(send())).toMatchObject({ name, status, message: 'Rate exceeded' });
+    expect(aws[service].throttled()).not.toEqual({});
+  });
+
+  it('lets a test answer a chosen call with its own error through intercept', async () => {
+    aws.iam.intercept(({ action, index }) => (action === 'ListRoleTags' && index === 1 ? new ServiceError(403, 'AccessDenied', 'not allowed') : undefined));
+    const tags = () => iam.send(new ListRoleTagsCommand({ RoleName: 'github-actions-deploy' }));
+    expect((await tags()).Tags).toHaveLength(3);
+    expect(await rejection(tags())).toMatchObject({ name: 'AccessDenied', status: 403, message: 'not allowed' });
+    expect((await tags()).Tags).toHaveLength(3);
+  });
+
+  it('hands a child process the SDK’s standard endpoint variables and credentials', async () => {
+    const script = `import { STSClient, GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+      import { SSMClient, GetParameterCommand } from '@aws-sdk/client-ssm';
+      const id = await new STSClient({}).send(new GetCallerIdentityCommand({}));
+      const p = await new SSMClient({}).send(new GetParameterCommand({ Name: '/eks/demo/auth', WithDecryption: true }));
+      console.log(id.Arn, p.Parameter.Version);`;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { env: { PATH: process.env.PATH ?? '', ...aws.env() }, cwd: process.cwd() });
+    expect(stdout.trim()).toBe('arn:aws:sts::111122223333:assumed-role/eks-auth-sync/eks-auth-sync 1');
+    expect(aws.calls()).toMatchObject({ sts: { GetCallerIdentity: 1 }, ssm: { GetParameter: 1 } });
+  });
+});

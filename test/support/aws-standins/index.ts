@@ -1,0 +1,153 @@
+import { demoDataset, type Dataset, type SsmParameter } from './dataset.js';
+import { startEks, type EksClusterSpec, type EksStandin } from './eks.js';
+import { startIam, type IamStandin } from './iam.js';
+import type { BehaviourOptions, StandinServer } from './server.js';
+import type { StandinCredential } from './sigv4.js';
+import { startSsm, type SsmStandin } from './ssm.js';
+import { startSts } from './sts.js';
+
+export { demoDataset, generateDataset, roleArn, summarize, userArn } from './dataset.js';
+export type { AwsAccount, Dataset, DatasetOptions, DatasetSummary, IamRole, IamTag, IamUser, SsmParameter } from './dataset.js';
+export type { EksClusterSpec, EksStandin } from './eks.js';
+export type { IamStandin } from './iam.js';
+export { ServiceError, mulberry32 } from './server.js';
+export type { BehaviourOptions, InterceptedCall, Interceptor, RateLimit, StandinControls, StandinServer } from './server.js';
+export { verifySigV4 } from './sigv4.js';
+export type { SigV4Expectation, SigV4Result, StandinCredential, WireRequest } from './sigv4.js';
+export type { SsmStandin } from './ssm.js';
+export { callerIdentity } from './sts.js';
+
+/** Options for `startAwsStandins`; every one has a default that gives the demo account. */
+export interface AwsStandinsOptions {
+  /** The account IAM serves, its cluster, region and SSM parameters. @default demoDataset() */
+  dataset?: Dataset;
+  /** Overrides `dataset.ssmParameters`. */
+  ssmParameters?: readonly SsmParameter[];
+  /** Clusters EKS describes; more can be added later with `eks.putCluster`. @default [] */
+  clusters?: readonly EksClusterSpec[];
+  /** Keys the stand-ins accept; the first is the one `env()` hands out. @default [defaultCredential(account)] */
+  credentials?: readonly StandinCredential[];
+  /** The stand-ins' clock (signature dates). @default () => new Date() */
+  now?: () => Date;
+  /** Behaviour applied to all four services, unless a per-service entry overrides it. */
+  all?: BehaviourOptions;
+  iam?: BehaviourOptions;
+  sts?: BehaviourOptions;
+  ssm?: BehaviourOptions;
+  eks?: BehaviourOptions;
+}
+
+/** The four running stand-ins and how to point clients at them. */
+export interface AwsStandins {
+  readonly iam: IamStandin;
+  readonly sts: StandinServer;
+  readonly ssm: SsmStandin;
+  readonly eks: EksStandin;
+  readonly dataset: Dataset;
+  readonly region: string;
+  /** The key `env()` and `clientConfig()` hand out. */
+  readonly credential: StandinCredential;
+  /**
+   * Environment for a child process (the Lambda bundle, the CLI): endpoints through the SDK's
+   * `AWS_ENDPOINT_URL_<SERVICE>` variables, static credentials, region, and no shared config.
+   */
+  env(): Record<string, string>;
+  /** Settings for an in-process SDK client: `new IAMClient({ ...standins.clientConfig('iam') })`. */
+  clientConfig(service: 'iam' | 'sts' | 'ssm' | 'eks'): {
+    region: string;
+    endpoint: string;
+    credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  };
+  /** Calls per service and action, e.g. `{ iam: { GetAccountAuthorizationDetails: 7 }, sts: {}, … }`. */
+  calls(): Record<'iam' | 'sts' | 'ssm' | 'eks', Record<string, number>>;
+  /** All calls to all four services. */
+  totalCalls(): number;
+  /** Resets every service's counters and pending injected failures. */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+/** The key the stand-ins hand out by default: a Lambda-like assumed role in the dataset's account. */
+export function defaultCredential(accountId: string): StandinCredential {
+  return {
+    accessKeyId: 'ASIASTANDINEXAMPLE01',
+    secretAccessKey: 'standin/Secret/Key/not+a+real+one/0000000',
+    sessionToken: 'IQoJb3JpZ2luX2VjEStandinSessionTokenNotReal',
+    arn: `arn:aws:sts::${accountId}:assumed-role/eks-auth-sync/eks-auth-sync`,
+  };
+}
+
+/**
+ * Starts IAM, STS, SSM and EKS stand-ins on 127.0.0.1, each on its own port, sharing one set
+ * of accepted keys.
+ *
+ * @example
+ * const aws = await startAwsStandins({ dataset: generateDataset({ roles: 5000, users: 2000 }), all: { latencyMs: 30 }, iam: { rateLimit: { requestsPerSecond: 20 } } });
+ * spawn('node', ['dist/handler.mjs'], { env: { ...process.env, ...aws.env() } });
+ * await aws.close();
+ */
+export async function startAwsStandins(opts: AwsStandinsOptions = {}): Promise<AwsStandins> {
+  const dataset = opts.dataset ?? demoDataset();
+  const { accountId } = dataset.account;
+  const region = dataset.region;
+  const creds = opts.credentials ?? [defaultCredential(accountId)];
+  const credential = creds[0];
+  if (credential === undefined) throw new Error('startAwsStandins: credentials must name at least one key');
+  const credentials = new Map(creds.map((c) => [c.accessKeyId, c]));
+  const common = (b: BehaviourOptions | undefined) => ({ ...opts.all, ...b, credentials, ...(opts.now ? { now: opts.now } : {}) });
+  // With a custom endpoint the SDK and the CLI sign global services for the client's region.
+  const global = [...new Set(['us-east-1', region])];
+
+  const started: StandinServer[] = [];
+  const track = <T extends StandinServer>(s: T): T => {
+    started.push(s);
+    return s;
+  };
+  try {
+    const [iam, sts, ssm, eks] = await Promise.all([
+      startIam({ ...common(opts.iam), account: dataset.account, signingRegions: global }).then(track),
+      startSts({ ...common(opts.sts), signingRegions: global }).then(track),
+      startSsm({ ...common(opts.ssm), region, accountId, parameters: opts.ssmParameters ?? dataset.ssmParameters }).then(track),
+      startEks({ ...common(opts.eks), region, accountId, clusters: opts.clusters ?? [] }).then(track),
+    ]);
+    const services = { iam, sts, ssm, eks };
+    return {
+      ...services,
+      dataset,
+      region,
+      credential,
+      env: () => ({
+        AWS_ENDPOINT_URL_IAM: iam.endpoint,
+        AWS_ENDPOINT_URL_STS: sts.endpoint,
+        AWS_ENDPOINT_URL_SSM: ssm.endpoint,
+        AWS_ENDPOINT_URL_EKS: eks.endpoint,
+        AWS_ACCESS_KEY_ID: credential.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: credential.secretAccessKey,
+        ...(credential.sessionToken === undefined ? {} : { AWS_SESSION_TOKEN: credential.sessionToken }),
+        AWS_REGION: region,
+        AWS_DEFAULT_REGION: region,
+        AWS_CONFIG_FILE: '/dev/null',
+        AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+        AWS_EC2_METADATA_DISABLED: 'true',
+      }),
+      clientConfig: (service) => ({
+        region,
+        endpoint: services[service].endpoint,
+        credentials: {
+          accessKeyId: credential.accessKeyId,
+          secretAccessKey: credential.secretAccessKey,
+          ...(credential.sessionToken === undefined ? {} : { sessionToken: credential.sessionToken }),
+        },
+      }),
+      calls: () => ({ iam: iam.calls(), sts: sts.calls(), ssm: ssm.calls(), eks: eks.calls() }),
+      totalCalls: () => started.reduce((n, s) => n + s.totalCalls(), 0),
+      reset: () => started.forEach((s) => s.reset()),
+      close: async () => {
+        await Promise.all(started.map((s) => s.close()));
+      },
+    };
+  } catch (err) {
+    await Promise.all(started.map((s) => s.close()));
+    throw err;
+  }
+}
