@@ -1,0 +1,56 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { renderMappingsYaml } from '../../lambda/mappings.js';
+import { runScanners } from '../../lambda/scanners/index.js';
+import { configWith, deps } from './helpers.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'eas-index-'));
+writeFileSync(join(dir, 'm.yaml'), `roles:
+- {rolearn: "arn:aws:iam::111122223333:role/Admin", username: from-file, groups: [ops]}
+- {rolearn: "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Dev_1", username: dev}
+`);
+
+const STATIC = `- type: static
+  name: admins
+  static:
+    roles: [{rolearn: "arn:aws:iam::111122223333:role/Admin", username: admin, groups: [system:masters]}]
+`;
+const FILE = '- type: file\n  file: {path: m.yaml}\n';
+
+describe('runScanners', () => {
+  it('merges scanners with the one listed first winning, and reports the conflict naming both', async () => {
+    const config = configWith(STATIC + FILE);
+    const d = await runScanners(config, deps(config, dir));
+    expect(d.mappings.roles).toEqual([
+      { rolearn: 'arn:aws:iam::111122223333:role/Admin', username: 'admin', groups: ['system:masters'] },
+      { rolearn: 'arn:aws:iam::111122223333:role/AWSReservedSSO_Dev_1', username: 'dev', groups: [] },
+    ]);
+    expect(d.sourceOf.get('arn:aws:iam::111122223333:role/admin')).toBe('admins');
+    expect(d.warnings).toEqual([
+      expect.objectContaining({ source: 'file[1]', subject: 'arn:aws:iam::111122223333:role/Admin', message: expect.stringMatching(/"admins"/) }),
+      expect.objectContaining({ source: 'file[1]', message: expect.stringMatching(/IAM path/) }),
+    ]);
+  });
+
+  it('gives the other precedence when the order of the scanners is swapped', async () => {
+    const config = configWith(FILE + STATIC);
+    const d = await runScanners(config, deps(config, dir));
+    expect(d.mappings.roles[0]?.username).toBe('from-file');
+  });
+
+  it('prints byte-identical output whatever order the entries come in', async () => {
+    const entries = ['C', 'a', 'B'].map((n) => `{rolearn: "arn:aws:iam::111122223333:role/${n}", username: ${n.toLowerCase()}}`);
+    const run = async (list: string[]) => {
+      const config = configWith(`- type: static\n  static: {roles: [${list.join(', ')}]}\n`);
+      return renderMappingsYaml((await runScanners(config, deps(config))).mappings);
+    };
+    expect(await run([...entries].reverse())).toBe(await run(entries));
+  });
+
+  it('fails the whole run when one scanner fails', async () => {
+    const config = configWith(`${STATIC}- type: file\n  name: extra\n  file: {path: nope.yaml}\n`);
+    await expect(runScanners(config, deps(config, dir))).rejects.toThrow(/^scanner "extra": cannot read/);
+  });
+});
