@@ -261,3 +261,153 @@ describe('AWS stand-ins with the demo account', () => {
     expect(aws.calls()).toMatchObject({ sts: { GetCallerIdentity: 1 }, ssm: { GetParameter: 1 } });
   });
 });
+
+describe('AWS stand-ins under load and with a generated account', () => {
+  const dataset = generateDataset({ roles: 2500, users: 600, seed: 3, clusterName: 'bench' });
+  let aws: AwsStandins;
+  beforeAll(async () => {
+    aws = await startAwsStandins({ dataset });
+  });
+  afterAll(() => aws.close());
+  afterEach(() => {
+    aws.reset();
+    aws.iam.setRateLimit(undefined);
+    aws.iam.setFailureRate(0);
+  });
+
+  it('walks every identity through the GetAccountAuthorizationDetails paginator, 1,000 per page', async () => {
+    const iam = new IAMClient(aws.clientConfig('iam'));
+    const users: UserDetail[] = [];
+    const roles: RoleDetail[] = [];
+    for await (const page of paginateGetAccountAuthorizationDetails({ client: iam, pageSize: 1000 }, { Filter: ['User', 'Role'] })) {
+      users.push(...(page.UserDetailList ?? []));
+      roles.push(...(page.RoleDetailList ?? []));
+    }
+    expect(aws.iam.calls()).toEqual({ GetAccountAuthorizationDetails: 4 });
+    expect(users).toHaveLength(600);
+    expect(roles.map((r) => r.Arn)).toEqual(dataset.account.roles.map((r) => roleArn(dataset.account, r)));
+    const tagged = dataset.account.roles.find((r) => r.tags.some((t) => t.Key.startsWith('eks/123456789012/bench/')));
+    expect(roles.find((r) => r.RoleName === tagged?.name)?.Tags).toEqual(tagged?.tags);
+  });
+
+  it('pages ListRoles 100 at a time by default, as IAM does', async () => {
+    const iam = new IAMClient(aws.clientConfig('iam'));
+    let count = 0;
+    for await (const page of paginateListRoles({ client: iam }, {})) count += page.Roles?.length ?? 0;
+    expect(count).toBe(2500);
+    expect(aws.iam.calls()).toEqual({ ListRoles: 25 });
+  });
+
+  it('refuses a MaxItems above 1,000 with a validation error', async () => {
+    const iam = new IAMClient({ ...aws.clientConfig('iam'), maxAttempts: 1 });
+    const err = await rejection(iam.send(new GetAccountAuthorizationDetailsCommand({ MaxItems: 1001 })));
+    expect(err).toMatchObject({ name: 'ValidationError', status: 400 });
+  });
+
+  it('throttles calls above the rate limit, and the SDK’s adaptive retry gets every one through', async () => {
+    aws.iam.setRateLimit({ requestsPerSecond: 5, burst: 1 });
+    const iam = new IAMClient({ ...aws.clientConfig('iam'), retryMode: 'adaptive', maxAttempts: 20 });
+    const names = dataset.account.roles.slice(0, 8).map((r) => r.name);
+    const results = await Promise.all(names.map((RoleName) => iam.send(new ListRoleTagsCommand({ RoleName }))));
+    expect(results.map((r) => r.Tags)).toEqual(dataset.account.roles.slice(0, 8).map((r) => r.tags));
+    expect(aws.iam.throttled().ListRoleTags).toBeGreaterThan(0);
+    expect(aws.iam.calls().ListRoleTags).toBe(8 + (aws.iam.throttled().ListRoleTags ?? 0));
+  });
+
+  it('injects the same server errors for the same seed, so a failing run can be replayed', async () => {
+    const iam = new IAMClient({ ...aws.clientConfig('iam'), maxAttempts: 1 });
+    const pattern = async (): Promise<string> => {
+      aws.iam.setFailureRate(0.3, 42);
+      let out = '';
+      for (let i = 0; i < 20; i++) out += await iam.send(new ListUserTagsCommand({ UserName: dataset.account.users[0]?.name })).then(() => '.', () => 'x');
+      return out;
+    };
+    const first = await pattern();
+    expect(first).toMatch(/x/);
+    expect(first).toMatch(/\./);
+    expect(await pattern()).toBe(first);
+  });
+
+  it('answers a presigned GetCallerIdentity as EKS’s authenticator sends it, in JSON', async () => {
+    const url = new URL(aws.sts.endpoint);
+    const signer = new SignatureV4({ credentials: aws.credential, region: 'us-east-1', service: 'sts', sha256: Hash.bind(null, 'sha256') });
+    const presign = (signingDate: Date) =>
+      signer.presign(
+        { method: 'GET', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: '/', query: { Action: 'GetCallerIdentity', Version: '2011-06-15' }, headers: { host: url.host, 'x-k8s-aws-id': 'demo' } },
+        { expiresIn: 60, signingDate },
+      );
+    const get = async (signingDate: Date, clusterId = 'demo') => {
+      const req = await presign(signingDate);
+      const query = new URLSearchParams(req.query as Record<string, string>).toString().replace(/\+/g, '%20');
+      return fetch(`${aws.sts.endpoint}/?${query}`, { headers: { 'x-k8s-aws-id': clusterId, accept: 'application/json' } });
+    };
+    const ok = await get(new Date());
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({ GetCallerIdentityResponse: { GetCallerIdentityResult: { Account: '123456789012', Arn: aws.credential.arn } } });
+    const expired = await get(new Date(Date.now() - 120_000));
+    expect(expired.status).toBe(403);
+    expect(await expired.text()).toContain('Signature expired');
+    const otherCluster = await get(new Date(), 'another-cluster');
+    expect(otherCluster.status).toBe(403);
+    expect(await otherCluster.text()).toContain('<Code>SignatureDoesNotMatch</Code>');
+  });
+});
+
+describe('AWS stand-ins with their own clock', () => {
+  it('tell a client whose clock is 20 minutes slow, and the SDK corrects itself from the Date header', async () => {
+    const aws = await startAwsStandins({ now: () => new Date(Date.now() + 20 * 60_000) });
+    try {
+      const sts = new STSClient({ ...aws.clientConfig('sts'), maxAttempts: 3 });
+      const id = await sts.send(new GetCallerIdentityCommand({}));
+      expect(id.Account).toBe('111122223333');
+      expect(aws.sts.authFailures()).toEqual({ expired: 1 });
+    } finally {
+      await aws.close();
+    }
+  });
+});
+
+describe('generated datasets', () => {
+  it('are the same for the same seed and differ for another', () => {
+    const a = generateDataset({ roles: 300, users: 100, seed: 9 });
+    expect(JSON.stringify(generateDataset({ roles: 300, users: 100, seed: 9 }))).toBe(JSON.stringify(a));
+    expect(JSON.stringify(generateDataset({ roles: 300, users: 100, seed: 10 }))).not.toBe(JSON.stringify(a));
+  });
+
+  it('hold the benchmark’s mix: about one in ten tagged, node, Fargate and Identity Center roles, paths, and refusable tags', () => {
+    const { account, summary } = generateDataset({ roles: 5000, users: 2000 });
+    expect(summary.roles + summary.users).toBe(7000);
+    const share = (summary.taggedRoles + summary.taggedUsers) / 7000;
+    expect(share).toBeGreaterThan(0.08);
+    expect(share).toBeLessThan(0.12);
+    expect(summary.taggedRolesByType.node).toBeGreaterThan(10);
+    expect(summary.taggedRolesByType.fargateNode).toBeGreaterThan(5);
+    expect(summary.taggedSsoRoles).toBeGreaterThan(5);
+    expect(summary.invalidTagged).toBeGreaterThan(0);
+    expect(summary.taggedForOthers).toBeGreaterThan(0);
+    expect(summary.withPath).toBeGreaterThan(500);
+    const sso = account.roles.filter((r) => r.path.startsWith('/aws-reserved/'));
+    expect(sso.length).toBe(summary.ssoRoles);
+    for (const r of sso) {
+      expect(r.path).toBe('/aws-reserved/sso.amazonaws.com/eu-west-1/');
+      expect(r.name).toMatch(/^AWSReservedSSO_[A-Za-z]+_[0-9a-f]{16}$/);
+    }
+    expect(new Set(account.roles.map((r) => r.name)).size).toBe(5000);
+    expect(new Set(account.users.map((u) => u.name)).size).toBe(2000);
+  });
+
+  it('describe the demo account by what it holds', () => {
+    expect(demoDataset().summary).toEqual({
+      roles: 8,
+      users: 3,
+      taggedRoles: 5,
+      taggedUsers: 2,
+      taggedRolesByType: { node: 1, fargateNode: 1, user: 3 },
+      invalidTagged: 1,
+      ssoRoles: 2,
+      taggedSsoRoles: 1,
+      withPath: 5,
+      taggedForOthers: 1,
+    });
+  });
+});
