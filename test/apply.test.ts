@@ -1,0 +1,133 @@
+import { describe, expect, it } from 'vitest';
+import { syncAwsAuth } from '../lambda/apply.js';
+import { parseAwsAuth } from '../lambda/awsauth.js';
+import type { SyncSettings } from '../lambda/config.js';
+import type { ConfigMap } from '../lambda/configmap.js';
+import { ConflictRetriesExhaustedError, EmptySourcesGuardError, KubeForbiddenError, SelfLockoutGuardError } from '../lambda/errors.js';
+import type { DesiredState, RoleArn } from '../lambda/mappings.js';
+import { MemoryAwsAuthStore } from './support/memory-store.js';
+
+const role = (name: string) => `arn:aws:iam::111122223333:role/${name}`;
+const NODE_ENTRY = `- rolearn: ${role('eks-node')}\n  username: system:node:{{EC2PrivateDNSName}}\n  groups:\n    - system:bootstrappers\n    - system:nodes\n`;
+const SETTINGS: SyncSettings = { mode: 'merge', allowEmpty: false, maxRemovals: 20, conflictRetries: 5 };
+
+function desired(...names: string[]): DesiredState {
+  return {
+    mappings: { roles: names.map((n) => ({ rolearn: role(n) as RoleArn, username: n, groups: ['team'] })), users: [] },
+    sourceOf: new Map(names.map((n) => [role(n).toLowerCase(), 'iam'])),
+    warnings: [],
+  };
+}
+
+function awsAuth(mapRoles: string): ConfigMap {
+  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'aws-auth', namespace: 'kube-system' }, data: { mapRoles } };
+}
+
+const roleArns = (cm: ConfigMap | null) => parseAwsAuth(cm).roles.map((e) => e.arn);
+
+/** A colleague appending an entry with kubectl edit. */
+const addForeign = (store: MemoryAwsAuthStore, name: string) => () =>
+  store.edit((cm) => {
+    cm.data = { ...cm.data, mapRoles: `${cm.data?.mapRoles ?? ''}- rolearn: ${role(name)}\n  username: ${name}\n` };
+  });
+
+describe('syncAwsAuth', () => {
+  it('creates aws-auth when it does not exist', async () => {
+    const store = new MemoryAwsAuthStore();
+    const result = await syncAwsAuth({ store, desired: desired('dev'), settings: SETTINGS, commit: true });
+    expect(result).toMatchObject({ committed: true, created: true, attempts: 1 });
+    expect(roleArns(store.current)).toEqual([role('dev')]);
+  });
+
+  it('writes with the resourceVersion it read and keeps the node role', async () => {
+    const store = new MemoryAwsAuthStore(awsAuth(NODE_ENTRY));
+    const result = await syncAwsAuth({ store, desired: desired('dev'), settings: SETTINGS, commit: true });
+    expect(result).toMatchObject({ committed: true, created: false, attempts: 1 });
+    expect(store.current?.metadata.resourceVersion).toBe('2');
+    expect(roleArns(store.current)).toEqual([role('eks-node'), role('dev')]);
+  });
+
+  it('only plans in a dry run, writing nothing', async () => {
+    const store = new MemoryAwsAuthStore(awsAuth(NODE_ENTRY));
+    const result = await syncAwsAuth({ store, desired: desired('dev'), settings: SETTINGS, commit: false });
+    expect(result.committed).toBe(false);
+    expect(result.plan.added.map((e) => e.arn)).toEqual([role('dev')]);
+    expect(store.writeAttempts).toBe(0);
+  });
+
+  it('does not write at all when nothing changed', async () => {
+    const store = new MemoryAwsAuthStore(awsAuth(NODE_ENTRY));
+    await syncAwsAuth({ store, desired: desired('dev'), settings: SETTINGS, commit: true });
+    const again = await syncAwsAuth({ store, desired: desired('dev'), settings: SETTINGS, commit: true });
+    expect(again).toMatchObject({ committed: false, plan: { next: null, unchangedCount: 1 } });
+    expect(store.writes).toHaveLength(1);
+  });
+
+  it('re-reads and re-plans when a colleague edits aws-auth between its read and its write, keeping both changes', async () => {
+    const store = new MemoryAwsAuthStore(awsAuth(NODE_ENTRY));
+    store.raceNextWrite(addForeign(store, 'colleague'));
+    const result = await syncAwsAuth({ store, desired: desired('dev'), settings: SETTINGS, commit: true });
+    expect(result).toMatchObject({ committed: true, attempts: 2 });
+    expect(roleArns(store.current)).toEqual([role('eks-node'), role('colleague'), role('dev')]);
+  });
+
+  it('merges into an aws-auth someone else created between its read and its create', async () => {
+    const store = new MemoryAwsAuthStore();
+    store.raceNextWrite(() => store.put(awsAuth(NODE_ENTRY)));
+    const result = await syncAwsAuth({ store, desired: desired('dev'), settings: SETTINGS, commit: true });
+    expect(result).toMatchObject({ committed: true, created: false, attempts: 2 });
+    expect(roleArns(store.current)).toEqual([role('eks-node'), role('dev')]);
+  });
+
+  it('creates aws-auth again when it was deleted between its read and its write', async () => {
+    const store = new MemoryAwsAuthStore(awsAuth(NODE_ENTRY));
+    store.raceNextWrite(() => store.delete());
+    const result = await syncAwsAuth({ store, desired: desired('dev'), settings: SETTINGS, commit: true });
+    expect(result).toMatchObject({ committed: true, created: true, attempts: 2 });
+    expect(roleArns(store.current)).toEqual([role('dev')]);
+  });
+
+  it('gives up after conflictRetries conflicts with a clear error, having written nothing', async () => {
+    const store = new MemoryAwsAuthStore(awsAuth(NODE_ENTRY));
+    // A busy colleague beats every write: each race queues the next one.
+    const raceEveryWrite = () => {
+      addForeign(store, `busy${store.writeAttempts}`)();
+      store.raceNextWrite(raceEveryWrite);
+    };
+    store.raceNextWrite(raceEveryWrite);
+    const run = syncAwsAuth({ store, desired: desired('dev'), settings: { ...SETTINGS, conflictRetries: 2 }, commit: true });
+    await expect(run).rejects.toThrow(ConflictRetriesExhaustedError);
+    await expect(run).rejects.toThrow(/each of 3 write attempts.*nothing was written.*sync\.conflictRetries/);
+    expect(store.writeAttempts).toBe(3);
+    expect(store.writes).toEqual([]);
+    expect(roleArns(store.current)).toEqual([role('eks-node'), role('busy1'), role('busy2'), role('busy3')]);
+  });
+
+  it('refuses a guarded plan without writing', async () => {
+    const store = new MemoryAwsAuthStore(awsAuth(NODE_ENTRY));
+    await syncAwsAuth({ store, desired: desired('dev', 'deployer'), settings: SETTINGS, commit: true });
+    const before = store.current;
+    const self = { arn: 'arn:aws:sts::111122223333:assumed-role/deployer/s', canonicalArn: role('deployer') };
+    await expect(syncAwsAuth({ store, desired: desired('dev'), settings: SETTINGS, self, commit: true })).rejects.toThrow(SelfLockoutGuardError);
+    await expect(syncAwsAuth({ store, desired: desired(), settings: SETTINGS, commit: true })).rejects.toThrow(EmptySourcesGuardError);
+    expect(store.current).toEqual(before);
+  });
+
+  it('stops before the write when beforeWrite throws (the Lambda deadline is near)', async () => {
+    const store = new MemoryAwsAuthStore(awsAuth(NODE_ENTRY));
+    const deadline = () => {
+      throw new Error('deadline');
+    };
+    await expect(syncAwsAuth({ store, desired: desired('dev'), settings: SETTINGS, commit: true, beforeWrite: deadline })).rejects.toThrow('deadline');
+    expect(store.writeAttempts).toBe(0);
+  });
+
+  it('passes on store errors other than conflicts without retrying', async () => {
+    const store = new MemoryAwsAuthStore(awsAuth(NODE_ENTRY));
+    store.raceNextWrite(() => {
+      throw new KubeForbiddenError('forbidden');
+    });
+    await expect(syncAwsAuth({ store, desired: desired('dev'), settings: SETTINGS, commit: true })).rejects.toThrow(KubeForbiddenError);
+    expect(store.writeAttempts).toBe(1);
+  });
+});
