@@ -21,13 +21,17 @@ export interface StatementSpec {
   actions: string[];
   resources: string[];
   conditions?: Record<string, Record<string, string>>;
-  /** Set exactly when `resources` is `['*']`: why IAM offers nothing narrower. */
+  /** Set exactly when a resource holds a `*`: why nothing narrower will do. */
   wildcardReason?: string;
 }
 
 const IAM_WILDCARD_REASON =
   'iam:GetAccountAuthorizationDetails, iam:ListRoles and iam:ListUsers have no resource type in the ' +
   'IAM service authorization reference: they accept only the "*" resource. They are read-only.';
+
+const TAG_PATTERN_REASON =
+  'The identities whose tags are read are found at run time; the pattern covers exactly the path prefix the ' +
+  'iam scanner filters on (role or user ARNs include the path). Read-only.';
 
 /**
  * The least-privilege statements for `config`: only the IAM reads the configured `iam` scanners
@@ -99,10 +103,20 @@ export function leastPrivilegeStatements(config: Config, scope: PolicyScope): St
     });
   }
   if (roleTagResources.size > 0) {
-    statements.push({ sid: 'ReadRoleTags', actions: ['iam:ListRoleTags'], resources: sorted(roleTagResources) });
+    statements.push({
+      sid: 'ReadRoleTags',
+      actions: ['iam:ListRoleTags'],
+      resources: sorted(roleTagResources),
+      wildcardReason: TAG_PATTERN_REASON,
+    });
   }
   if (userTagResources.size > 0) {
-    statements.push({ sid: 'ReadUserTags', actions: ['iam:ListUserTags'], resources: sorted(userTagResources) });
+    statements.push({
+      sid: 'ReadUserTags',
+      actions: ['iam:ListUserTags'],
+      resources: sorted(userTagResources),
+      wildcardReason: TAG_PATTERN_REASON,
+    });
   }
   if (parameterResources.size > 0) {
     statements.push({ sid: 'ReadParameters', actions: ['ssm:GetParameter'], resources: sorted(parameterResources) });
