@@ -331,9 +331,8 @@ export function planAwsAuth(input: PlanInput): Plan {
   let unchangedCount = 0;
   let keptForeignCount = 0;
   const marks: string[] = [];
-  const kindPlans = {} as Record<EntryKind, KindPlan>;
 
-  for (const kind of KINDS) {
+  const planKind = (kind: EntryKind): KindPlan => {
     const entries = kind === 'role' ? live.roles : live.users;
     const want = desiredEntries(desired, kind);
     const lastIndex = new Map<string, number>();
@@ -369,8 +368,9 @@ export function planAwsAuth(input: PlanInput): Plan {
       if (!present.has(arnKey(d.arn))) added.push(planned(d, d.source));
       marks.push(ownershipMark(kind, d.arn));
     }
-    kindPlans[kind] = { items: [...foreign, ...managed.map(canonicalItem)], liveItems: entries.map((e) => e.raw) };
-  }
+    return { items: [...foreign, ...managed.map(canonicalItem)], liveItems: entries.map((e) => e.raw) };
+  };
+  const kindPlans: Record<EntryKind, KindPlan> = { role: planKind('role'), user: planKind('user') };
 
   added.sort(byKindThenArn);
   removed.sort(byKindThenArn);
