@@ -2,7 +2,7 @@
  * The EKS bearer token: an STS GetCallerIdentity request presigned for the cluster, exactly as
  * `aws eks get-token` builds it, so the API server's aws-iam-authenticator accepts it.
  */
-import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { Hash } from '@smithy/hash-node';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { AwsCredentialsError, EksAuthSyncError } from '../errors.js';

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import type { AwsCredentialIdentity } from '@aws-sdk/types';
+import type { AwsCredentialIdentity } from '@smithy/types';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { execCredential, presignToken, stsHost, TokenProvider } from '../../lambda/cluster/token.js';
 import { AwsCredentialsError } from '../../lambda/errors.js';
