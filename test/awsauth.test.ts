@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import {
@@ -331,5 +332,31 @@ describe('guards', () => {
     const run = () => plan(desired([DEV]), configMap({ mapRoles: NODE_ENTRY + `- rolearn: ${role('z')}\n` }), { renderList: renderer });
     expect(run).toThrow(RoundTripGuardError);
     expect(run).toThrow(message);
+  });
+});
+
+describe('round trips (properties)', () => {
+  it('writes any usernames and groups, control characters and line breaks included, so they read back exactly', () => {
+    const text = fc.string({ unit: 'binary', maxLength: 20 });
+    fc.assert(
+      fc.property(fc.array(fc.tuple(text, fc.array(text, { maxLength: 3 })), { minLength: 1, maxLength: 4 }), (rows) => {
+        const d = desired(rows.map(([username, groups], i): Row => [role(`r${i}`), username, groups]));
+        const back = parseAwsAuth(plan(d, null).next).roles.map((e) => [e.username, e.groups]);
+        expect(back).toEqual(rows);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('keeps any foreign entries verbatim when it rewrites the list', () => {
+    fc.assert(
+      fc.property(fc.array(fc.jsonValue(), { maxLength: 4 }), (items) => {
+        const live = parseAwsAuth(configMap({ mapRoles: JSON.stringify(items) }));
+        const next = planAwsAuth({ desired: desired([DEV]), live, settings: MERGE }).next;
+        const foreign = live.roles.map((e) => e.raw);
+        expect(parseAwsAuth(next).roles.map((e) => e.raw)).toEqual([...foreign, { rolearn: role('dev'), username: 'dev', groups: ['developers'] }]);
+      }),
+      { numRuns: 200 },
+    );
   });
 });
