@@ -112,6 +112,18 @@ scanners:
   });
 });
 
+describe('the example configs', () => {
+  it.each(['examples/local.yaml', 'examples/full.yaml'])('%s is valid', async (path) => {
+    const { config } = await loadConfig(path);
+    expect(config.scanners.length).toBeGreaterThan(0);
+  });
+
+  it('examples/full.yaml shows every scanner type', async () => {
+    const { config } = await loadConfig('examples/full.yaml');
+    expect(config.scanners.map((s) => s.type).sort()).toEqual(['file', 'iam', 'ssm', 'static']);
+  });
+});
+
 describe('parseMappingsDocument', () => {
   it('fills in missing sections and groups', () => {
     expect(parseMappingsDocument('users: [{userarn: "arn:aws:iam::111122223333:user/a", username: a}]', 'm.yaml'))
