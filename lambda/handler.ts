@@ -1,0 +1,146 @@
+/**
+ * Lambda entry: event → options → runSync → JSON response. Everything else lives in the core.
+ *
+ * A scheduled EventBridge event commits; any other invoke is a dry run unless it says
+ * `{"dryRun": false}`. `DRY_RUN_ONLY=true` makes every run a dry run. A failure, including a
+ * guard refusing a write, is thrown so Lambda records it and the Errors alarm fires.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Context } from 'aws-lambda';
+import type { PlannedEntry } from './awsauth.js';
+import type { Config } from './config.js';
+import { GuardRefusalError, InvalidInvocationError } from './errors.js';
+import type { Warning } from './mappings.js';
+
+/** The core's run options (lambda/sync.ts `RunOptions`). */
+export interface RunOptions {
+  config: Config;
+  configDir: string;
+  commit: boolean;
+  deadline?: Date;
+}
+
+/** The core's result (lambda/sync.ts `SyncReport`); `change` is null when the cluster was not reached. */
+export interface SyncReport {
+  committed: boolean;
+  dryRun: boolean;
+  desired: { roles: number; users: number };
+  change: {
+    added: PlannedEntry[];
+    removed: PlannedEntry[];
+    changed: { before: PlannedEntry; after: PlannedEntry }[];
+  } | null;
+  warnings: Warning[];
+}
+
+/** Stop this long before Lambda's timeout, so the run ends before the write instead of inside it. */
+export const DEADLINE_SAFETY_MARGIN_MS = 10_000;
+
+/** What the function returns (and logs) for every successful run. */
+export interface HandlerResponse {
+  dryRun: boolean;
+  committed: boolean;
+  desired: SyncReport['desired'];
+  change: SyncReport['change'];
+  warnings: SyncReport['warnings'];
+}
+
+/** How an event is to be handled. */
+export interface Invocation {
+  commit: boolean;
+  trigger: 'schedule' | 'manual';
+}
+
+const ACCEPTED_PAYLOADS =
+  'a scheduled EventBridge event, {} or {"dryRun": true} for a dry run, or {"dryRun": false} to commit';
+
+/**
+ * Decides whether an event commits. Pure, so every kind of event is tested directly.
+ *
+ * @example
+ * parseInvocation({ dryRun: false }, { dryRunOnly: false }) // { commit: true, trigger: 'manual' }
+ */
+export function parseInvocation(event: unknown, options: { dryRunOnly: boolean }): Invocation {
+  const force = (invocation: Invocation): Invocation =>
+    options.dryRunOnly ? { ...invocation, commit: false } : invocation;
+  if (event === null || event === undefined) return { commit: false, trigger: 'manual' };
+  if (typeof event !== 'object' || Array.isArray(event)) {
+    throw new InvalidInvocationError(`Invalid invoke payload ${describe(event)}: expected ${ACCEPTED_PAYLOADS}.`);
+  }
+  const fields = event as Record<string, unknown>;
+  if (fields['source'] === 'aws.events' && fields['detail-type'] === 'Scheduled Event') {
+    return force({ commit: true, trigger: 'schedule' });
+  }
+  const unknownKeys = Object.keys(fields).filter((key) => key !== 'dryRun');
+  if (unknownKeys.length > 0) {
+    throw new InvalidInvocationError(
+      `Invalid invoke payload: unknown field(s) ${unknownKeys.map((key) => JSON.stringify(key)).join(', ')}; expected ${ACCEPTED_PAYLOADS}.`,
+    );
+  }
+  const dryRun = fields['dryRun'];
+  if (dryRun !== undefined && typeof dryRun !== 'boolean') {
+    throw new InvalidInvocationError(
+      `Invalid invoke payload: "dryRun" is ${describe(dryRun)}, it must be true or false; expected ${ACCEPTED_PAYLOADS}.`,
+    );
+  }
+  return force({ commit: dryRun === false, trigger: 'manual' });
+}
+
+function describe(value: unknown): string {
+  return JSON.stringify(value) ?? String(value);
+}
+
+/** What the handler needs from the outside world; tests replace any of it. */
+export interface HandlerDeps {
+  runSync: (options: RunOptions) => Promise<SyncReport>;
+  /** Loads the config once per container. */
+  loadConfig: () => Promise<{ config: Config; configDir: string }>;
+  env: NodeJS.ProcessEnv;
+  now: () => number;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+type LambdaHandler = (event: unknown, context?: Context) => Promise<HandlerResponse>;
+
+/** Builds the handler around its dependencies. */
+export function createHandler(deps: HandlerDeps): LambdaHandler {
+  return async (event, context) => {
+    const started = deps.now();
+    const { metrics, logger } = deps;
+    if (context) logger.addContext(context);
+    try {
+      const invocation = parseInvocation(event, { dryRunOnly: deps.env['DRY_RUN_ONLY'] === 'true' });
+      const { config, configDir } = await deps.loadConfig();
+      metrics.addDimension('cluster', config.cluster.name);
+      logger.appendKeys({ cluster: config.cluster.name, trigger: invocation.trigger });
+      const options: RunOptions = { config, configDir, commit: invocation.commit };
+      if (context) options.deadline = new Date(started + context.getRemainingTimeInMillis() - DEADLINE_SAFETY_MARGIN_MS);
+      const report = await deps.runSync(options);
+      const response: HandlerResponse = {
+        dryRun: report.dryRun,
+        committed: report.committed,
+        desired: report.desired,
+        change: report.change,
+        warnings: report.warnings,
+      };
+      metrics.addMetric('MappingsDesired', MetricUnit.Count, report.desired.roles + report.desired.users);
+      metrics.addMetric('EntriesAdded', MetricUnit.Count, report.change?.added.length ?? 0);
+      metrics.addMetric('EntriesRemoved', MetricUnit.Count, report.change?.removed.length ?? 0);
+      metrics.addMetric('EntriesChanged', MetricUnit.Count, report.change?.changed.length ?? 0);
+      logger.info(report.committed ? 'aws-auth updated' : 'aws-auth change planned', { ...response });
+      return response;
+    } catch (error) {
+      metrics.addMetric('Failures', MetricUnit.Count, 1);
+      if (error instanceof GuardRefusalError) metrics.addMetric('GuardRefusals', MetricUnit.Count, 1);
+      logger.error('sync failed', error instanceof Error ? error : String(error));
+      throw error;
+    } finally {
+      metrics.addMetric('DurationMs', MetricUnit.Milliseconds, deps.now() - started);
+      metrics.publishStoredMetrics();
+      logger.resetKeys();
+    }
+  };
+}
+

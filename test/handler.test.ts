@@ -1,0 +1,234 @@
+/**
+ * The handler's own behaviour, from its source with the core injected: which events commit,
+ * what it returns, logs and measures, and how it fails. test/handler.bundle.test.ts runs the
+ * bundle the stack deploys.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { Context } from 'aws-lambda';
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
+import type { PlannedEntry } from '../lambda/awsauth.js';
+import { parseConfig } from '../lambda/config.js';
+import { EksAuthSyncError, GuardRefusalError, InvalidInvocationError } from '../lambda/errors.js';
+import {
+  createHandler,
+  DEADLINE_SAFETY_MARGIN_MS,
+  parseInvocation,
+  type RunOptions,
+  type SyncReport,
+} from '../lambda/handler.js';
+
+const scheduledEvent = {
+  version: '0',
+  id: '53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa',
+  'detail-type': 'Scheduled Event',
+  source: 'aws.events',
+  account: '111122223333',
+  time: '2026-03-04T05:00:00Z',
+  region: 'eu-west-1',
+  resources: ['arn:aws:events:eu-west-1:111122223333:rule/eks-auth-sync'],
+  detail: {},
+};
+
+describe('parseInvocation', () => {
+  test.each([
+    ['a scheduled EventBridge event commits', scheduledEvent, false, { commit: true, trigger: 'schedule' }],
+    ['an empty manual invoke is a dry run', {}, false, { commit: false, trigger: 'manual' }],
+    ['an invoke without a payload is a dry run', null, false, { commit: false, trigger: 'manual' }],
+    ['{"dryRun": true} is a dry run', { dryRun: true }, false, { commit: false, trigger: 'manual' }],
+    ['{"dryRun": false} commits', { dryRun: false }, false, { commit: true, trigger: 'manual' }],
+    ['DRY_RUN_ONLY turns a scheduled run into a dry run', scheduledEvent, true, { commit: false, trigger: 'schedule' }],
+    ['DRY_RUN_ONLY turns {"dryRun": false} into a dry run', { dryRun: false }, true, { commit: false, trigger: 'manual' }],
+  ])('%s', (_name, event, dryRunOnly, expected) => {
+    expect(parseInvocation(event, { dryRunOnly })).toEqual(expected);
+  });
+
+  test.each([
+    ['"dryRun" that is not a boolean', { dryRun: 'no' }, /"dryRun" is "no", it must be true or false/],
+    ['a misspelt field', { dryrun: false }, /unknown field\(s\) "dryrun"/],
+    ['a string payload', 'commit', /Invalid invoke payload "commit"/],
+    ['a list payload', [true], /Invalid invoke payload \[true\]/],
+    ['an event from another source', { source: 'aws.s3', 'detail-type': 'Object Created' }, /unknown field/],
+  ])('refuses %s and says what is accepted', (_name, event, message) => {
+    const refusal = (): unknown => parseInvocation(event, { dryRunOnly: false });
+    expect(refusal).toThrow(InvalidInvocationError);
+    expect(refusal).toThrow(message);
+    expect(refusal).toThrow(/expected a scheduled EventBridge event, \{\} or \{"dryRun": true\}.*\{"dryRun": false\} to commit/);
+  });
+});
+
+const config = parseConfig('cluster: {name: prod}\nscanners: [{type: static, static: {}}]', 'test.yaml');
+const entry = (arn: string, username: string): PlannedEntry => ({
+  kind: 'role',
+  arn,
+  username,
+  groups: ['developers'],
+  source: 'static[0]',
+});
+const report: SyncReport = {
+  committed: true,
+  dryRun: false,
+  desired: { roles: 3, users: 1 },
+  change: {
+    added: [entry('arn:aws:iam::111122223333:role/new', 'new')],
+    removed: [entry('arn:aws:iam::111122223333:role/gone', 'gone'), entry('arn:aws:iam::111122223333:role/old', 'old')],
+    changed: [{ before: entry('arn:aws:iam::111122223333:role/c', 'c'), after: entry('arn:aws:iam::111122223333:role/c', 'c2') }],
+  },
+  warnings: [{ source: 'iam[1]', subject: 'arn:aws:iam::111122223333:role/bad', message: 'empty username tag' }],
+};
+
+function lambdaContext(remainingMs: number): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: 'eks-auth-sync',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:eu-west-1:111122223333:function:eks-auth-sync',
+    memoryLimitInMB: '256',
+    awsRequestId: 'c6af9ac6-7b61-11e6-9a41-93e812345678',
+    logGroupName: '/aws/lambda/eks-auth-sync',
+    logStreamName: '2026/03/04/[$LATEST]abc',
+    getRemainingTimeInMillis: () => remainingMs,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+interface Emitted {
+  logs: Record<string, unknown>[];
+  metrics: Record<string, unknown>[];
+}
+
+/** A handler around `runSync`, with Powertools printing to the (spied) global console. */
+function setup(runSync: (options: RunOptions) => Promise<SyncReport>, env: NodeJS.ProcessEnv = {}) {
+  const emitted: Emitted = { logs: [], metrics: [] };
+  const capture = (line: unknown): void => {
+    const record = JSON.parse(String(line)) as Record<string, unknown>;
+    (record['_aws'] ? emitted.metrics : emitted.logs).push(record);
+  };
+  vi.spyOn(console, 'log').mockImplementation(capture);
+  vi.spyOn(console, 'info').mockImplementation(capture);
+  vi.spyOn(console, 'warn').mockImplementation(capture);
+  vi.spyOn(console, 'error').mockImplementation(capture);
+  let clock = 1_000_000;
+  const run = vi.fn(runSync);
+  const handler = createHandler({
+    runSync: run,
+    loadConfig: () => Promise.resolve({ config, configDir: '/var/task' }),
+    env,
+    now: () => (clock += 250),
+    logger: new Logger({ serviceName: 'eks-auth-sync' }),
+    metrics: new Metrics({ namespace: 'EksAuthSync', serviceName: 'eks-auth-sync' }),
+  });
+  return { handler, run, emitted };
+}
+
+function metricValues(emitted: Emitted): Record<string, unknown> {
+  const [emf] = emitted.metrics;
+  const names = ((emf?.['_aws'] as { CloudWatchMetrics: { Metrics: { Name: string }[] }[] }).CloudWatchMetrics[0]?.Metrics ?? []).map((m) => m.Name);
+  return Object.fromEntries(names.map((name) => [name, emf?.[name]]));
+}
+
+describe('the handler', () => {
+  beforeEach(() => {
+    vi.stubEnv('POWERTOOLS_DEV', 'true');
+    vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'false');
+  });
+  afterEach(() => {
+    vi.unstubAllEnvs();
+    vi.restoreAllMocks();
+  });
+
+  test('a scheduled run commits, with a deadline ahead of the Lambda timeout, and returns the change', async () => {
+    const { handler, run } = setup(() => Promise.resolve(report));
+    const response = await handler(scheduledEvent, lambdaContext(120_000));
+    expect(run).toHaveBeenCalledWith({
+      config,
+      configDir: '/var/task',
+      commit: true,
+      deadline: new Date(1_000_250 + 120_000 - DEADLINE_SAFETY_MARGIN_MS),
+    });
+    expect(response).toEqual({
+      dryRun: false,
+      committed: true,
+      desired: { roles: 3, users: 1 },
+      change: report.change,
+      warnings: report.warnings,
+    });
+  });
+
+  test('a manual invoke is passed on as a dry run', async () => {
+    const { handler, run } = setup(() => Promise.resolve({ ...report, committed: false, dryRun: true }));
+    const response = await handler({}, lambdaContext(60_000));
+    expect(run.mock.calls[0]?.[0].commit).toBe(false);
+    expect(response).toMatchObject({ dryRun: true, committed: false });
+  });
+
+  test('DRY_RUN_ONLY=true keeps even a scheduled run from committing', async () => {
+    const { handler, run } = setup(() => Promise.resolve(report), { DRY_RUN_ONLY: 'true' });
+    await handler(scheduledEvent, lambdaContext(60_000));
+    expect(run.mock.calls[0]?.[0].commit).toBe(false);
+  });
+
+  test('one log entry carries every added, removed and changed entry', async () => {
+    const { handler, emitted } = setup(() => Promise.resolve(report));
+    await handler(scheduledEvent, lambdaContext(60_000));
+    const changeLogs = emitted.logs.filter((log) => log['change'] !== undefined);
+    expect(changeLogs).toHaveLength(1);
+    expect(changeLogs[0]).toMatchObject({
+      level: 'INFO',
+      message: 'aws-auth updated',
+      cluster: 'prod',
+      trigger: 'schedule',
+      change: report.change,
+      warnings: report.warnings,
+    });
+  });
+
+  test('metrics report desired mappings, each kind of change and the duration, per cluster', async () => {
+    const { handler, emitted } = setup(() => Promise.resolve(report));
+    await handler(scheduledEvent, lambdaContext(60_000));
+    expect(emitted.metrics).toHaveLength(1);
+    expect(emitted.metrics[0]?.['cluster']).toBe('prod');
+    expect(JSON.stringify(emitted.metrics[0]?.['_aws'])).toContain('"Namespace":"EksAuthSync"');
+    expect(metricValues(emitted)).toEqual({
+      MappingsDesired: 4,
+      EntriesAdded: 1,
+      EntriesRemoved: 2,
+      EntriesChanged: 1,
+      DurationMs: 250,
+    });
+  });
+
+  test('a run that did not reach the cluster reports no change and zero changed entries', async () => {
+    const { handler, emitted } = setup(() => Promise.resolve({ ...report, committed: false, dryRun: true, change: null }));
+    const response = await handler({ dryRun: true });
+    expect(response.change).toBeNull();
+    expect(metricValues(emitted)).toMatchObject({ EntriesAdded: 0, EntriesRemoved: 0, EntriesChanged: 0 });
+  });
+
+  test('a guard refusal fails the invocation and is counted as a refusal and a failure', async () => {
+    class TooManyRemovalsError extends GuardRefusalError {}
+    const refusal = new TooManyRemovalsError('would remove 30 entries, more than sync.maxRemovals (20)');
+    const { handler, emitted } = setup(() => Promise.reject(refusal));
+    await expect(handler(scheduledEvent, lambdaContext(60_000))).rejects.toBe(refusal);
+    expect(metricValues(emitted)).toEqual({ Failures: 1, GuardRefusals: 1, DurationMs: 250 });
+    expect(emitted.logs.filter((log) => log['level'] === 'ERROR')).toEqual([
+      expect.objectContaining({ message: 'sync failed', error: expect.objectContaining({ message: refusal.message }) }),
+    ]);
+  });
+
+  test('any other failure fails the invocation and is counted as a failure only', async () => {
+    const failure = new EksAuthSyncError('scanner ssm[0]: parameter /eks/prod/auth not found');
+    const { handler, emitted } = setup(() => Promise.reject(failure));
+    await expect(handler(scheduledEvent, lambdaContext(60_000))).rejects.toBe(failure);
+    expect(metricValues(emitted)).toEqual({ Failures: 1, DurationMs: 250 });
+  });
+
+  test('an invalid payload fails before anything runs', async () => {
+    const { handler, run, emitted } = setup(() => Promise.resolve(report));
+    await expect(handler({ dryRun: 'no' })).rejects.toThrow(InvalidInvocationError);
+    expect(run).not.toHaveBeenCalled();
+    expect(metricValues(emitted)).toMatchObject({ Failures: 1 });
+  });
+});
