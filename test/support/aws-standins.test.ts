@@ -16,7 +16,8 @@ import {
   type UserDetail,
 } from '@aws-sdk/client-iam';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { Hash } from '@smithy/hash-node';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -363,6 +364,45 @@ describe('AWS stand-ins with their own clock', () => {
       expect(aws.sts.authFailures()).toEqual({ expired: 1 });
     } finally {
       await aws.close();
+    }
+  });
+});
+
+describe('temporary credentials', () => {
+  let aws: AwsStandins;
+  beforeAll(async () => {
+    aws = await startAwsStandins();
+  });
+  afterAll(() => aws.close());
+
+  it('are issued by AssumeRole for a role in the account and accepted by every stand-in', async () => {
+    const credentials = fromTemporaryCredentials({
+      params: { RoleArn: 'arn:aws:iam::111122223333:role/ci/github-actions-deploy', RoleSessionName: 'cross-account-scan' },
+      clientConfig: aws.clientConfig('sts'),
+    });
+    const sts = new STSClient({ ...aws.clientConfig('sts'), credentials });
+    expect((await sts.send(new GetCallerIdentityCommand({}))).Arn).toBe('arn:aws:sts::111122223333:assumed-role/github-actions-deploy/cross-account-scan');
+    const ssm = new SSMClient({ ...aws.clientConfig('ssm'), credentials });
+    expect((await ssm.send(new GetParameterCommand({ Name: '/eks/demo/auth' }))).Parameter?.Name).toBe('/eks/demo/auth');
+    expect(aws.sts.calls().AssumeRole).toBeGreaterThan(0);
+  });
+
+  it('are refused by AssumeRole for a role that does not exist', async () => {
+    const sts = new STSClient({ ...aws.clientConfig('sts'), maxAttempts: 1 });
+    const err = await rejection(sts.send(new AssumeRoleCommand({ RoleArn: 'arn:aws:iam::111122223333:role/nope', RoleSessionName: 's1' })));
+    expect(err).toMatchObject({ name: 'AccessDenied', status: 403 });
+  });
+
+  it('stop working once they expire, with each service’s ExpiredToken error', async () => {
+    const expired = { accessKeyId: 'ASIAEXPIREDKEY000001', secretAccessKey: 'expired/secret/expired/secret/expired/000', sessionToken: 'tok', arn: 'arn:aws:sts::111122223333:assumed-role/r/s', expiration: new Date(Date.now() - 1000) };
+    const old = await startAwsStandins({ credentials: [expired] });
+    try {
+      const iam = new IAMClient({ ...old.clientConfig('iam'), maxAttempts: 1 });
+      expect(await rejection(iam.send(new ListRolesCommand({})))).toMatchObject({ name: 'ExpiredToken', status: 403 });
+      const ssm = new SSMClient({ ...old.clientConfig('ssm'), maxAttempts: 1 });
+      expect(await rejection(ssm.send(new GetParameterCommand({ Name: '/eks/demo/auth' })))).toMatchObject({ name: 'ExpiredTokenException', status: 400 });
+    } finally {
+      await old.close();
     }
   });
 });

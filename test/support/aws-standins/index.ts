@@ -1,4 +1,4 @@
-import { demoDataset, type Dataset, type SsmParameter } from './dataset.js';
+import { demoDataset, roleArn, type Dataset, type SsmParameter } from './dataset.js';
 import { startEks, type EksClusterSpec, type EksStandin } from './eks.js';
 import { startIam, type IamStandin } from './iam.js';
 import type { BehaviourOptions, StandinServer } from './server.js';
@@ -106,7 +106,15 @@ export async function startAwsStandins(opts: AwsStandinsOptions = {}): Promise<A
   try {
     const [iam, sts, ssm, eks] = await Promise.all([
       startIam({ ...common(opts.iam), account: dataset.account, signingRegions: global }).then(track),
-      startSts({ ...common(opts.sts), signingRegions: global }).then(track),
+      startSts({
+        ...common(opts.sts),
+        signingRegions: global,
+        assumeRole: {
+          // Only roles of the served account can be assumed; the ARN may carry the role's path or not.
+          roleExists: (arn) => dataset.account.roles.some((r) => arn === roleArn(dataset.account, r) || arn === roleArn(dataset.account, { ...r, path: '/' })),
+          register: (c) => void credentials.set(c.accessKeyId, c),
+        },
+      }).then(track),
       startSsm({ ...common(opts.ssm), region, accountId, parameters: opts.ssmParameters ?? dataset.ssmParameters }).then(track),
       startEks({ ...common(opts.eks), region, accountId, clusters: opts.clusters ?? [] }).then(track),
     ]);

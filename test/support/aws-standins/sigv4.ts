@@ -10,6 +10,8 @@ export interface StandinCredential {
   arn: string;
   /** IAM unique id (`AIDA…`, or `AROA…:session` for assumed roles); derived when left out. */
   userId?: string;
+  /** Temporary credentials stop working at this time (AWS: ExpiredToken). */
+  expiration?: Date;
 }
 
 /** The request as it arrived on the wire: raw path and query, lower-cased headers, body bytes. */
@@ -27,6 +29,7 @@ export type SigV4FailureReason =
   | 'malformed' // unparseable Authorization / credential scope, or missing X-Amz-Date
   | 'unknown-key' // access key not known (AWS: InvalidClientTokenId / UnrecognizedClientException)
   | 'bad-token' // session token missing or wrong for a temporary key
+  | 'expired-token' // temporary credentials past their expiration
   | 'wrong-scope' // credential scope names another service or region
   | 'expired' // X-Amz-Date too far from the clock, or presigned URL past X-Amz-Expires
   | 'mismatch'; // recomputed signature differs
@@ -143,6 +146,9 @@ export function verifySigV4(req: WireRequest, expect: SigV4Expectation): SigV4Re
   const token = presigned ? query.find(([k]) => k === 'X-Amz-Security-Token')?.[1] : header('x-amz-security-token');
   if (credential.sessionToken !== undefined && token !== credential.sessionToken) {
     return fail('bad-token', 'The security token included in the request is invalid.');
+  }
+  if (credential.expiration !== undefined && now >= credential.expiration.getTime()) {
+    return fail('expired-token', 'The security token included in the request is expired');
   }
   if (!signedHeaders.includes('host')) return fail('malformed', "'Host' must be a signed header.");
 
