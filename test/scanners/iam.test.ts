@@ -241,4 +241,19 @@ describe('iam scanner calls', () => {
     expect(seen.tagCalls.filter((c) => c === 'role:R3')).toHaveLength(2);
     expect(new Set(seen.tagCalls).size).toBe(7);
   });
+
+  it('keeps at most `concurrency` tag requests in flight, and does run them in parallel', async () => {
+    servePerIdentity(Array.from({ length: 12 }, (_, i) => role(`R${i}`, [])), [], 5);
+    let inFlight = 0;
+    let most = 0;
+    iam.on(ListRoleTagsCommand).callsFake(async () => {
+      most = Math.max(most, ++inFlight);
+      await new Promise((resolve) => setImmediate(resolve));
+      inFlight--;
+      return { Tags: [] };
+    });
+    await scan('{mode: perIdentity, concurrency: 3, disableUserScan: true}');
+    expect(most).toBe(3);
+    expect(iam.commandCalls(ListRoleTagsCommand)).toHaveLength(12);
+  });
 });
