@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { DescribeClusterCommand, EKSClient } from '@aws-sdk/client-eks';
 import {
@@ -26,6 +25,31 @@ import { demoDataset, generateDataset, roleArn, ServiceError, startAwsStandins, 
 const run = promisify(execFile);
 const CA_PEM = '-----BEGIN CERTIFICATE-----\nMIIBstandinCAforTests\n-----END CERTIFICATE-----\n';
 const CLUSTER = { name: 'demo', endpoint: 'https://127.0.0.1:6443', caPem: CA_PEM };
+
+type Service = 'iam' | 'sts' | 'ssm' | 'eks';
+interface Overrides {
+  secretAccessKey?: string;
+  accessKeyId?: string;
+  sessionToken?: string | undefined;
+  region?: string;
+}
+
+/** One representative call to `service` with a single attempt, signed as `overrides` say. */
+function callOnce(aws: AwsStandins, service: Service, overrides: Overrides = {}): Promise<unknown> {
+  const base = aws.clientConfig(service);
+  const { region, ...keys } = overrides;
+  const config = { ...base, region: region ?? base.region, credentials: { ...base.credentials, ...keys }, maxAttempts: 1 };
+  switch (service) {
+    case 'iam':
+      return new IAMClient(config).send(new ListRolesCommand({}));
+    case 'sts':
+      return new STSClient(config).send(new GetCallerIdentityCommand({}));
+    case 'ssm':
+      return new SSMClient(config).send(new GetParameterCommand({ Name: '/eks/demo/auth' }));
+    case 'eks':
+      return new EKSClient(config).send(new DescribeClusterCommand({ name: 'demo' }));
+  }
+}
 
 /** The SDK error a promise rejects with, so tests can read its name and status. */
 async function rejection(p: Promise<unknown>): Promise<{ name: string; status: number | undefined; message: string }> {
@@ -153,17 +177,6 @@ describe('AWS stand-ins with the demo account', () => {
   });
 
   describe('refuses requests not signed by a known key', () => {
-    const clientFor = (service: 'iam' | 'sts' | 'ssm' | 'eks', change: { secretAccessKey?: string; accessKeyId?: string; sessionToken?: string | undefined; region?: string }) => {
-      const base = aws.clientConfig(service);
-      const config = { ...base, region: change.region ?? base.region, credentials: { ...base.credentials, ...change }, maxAttempts: 1 };
-      const send = {
-        iam: () => new IAMClient(config).send(new ListRolesCommand({})),
-        sts: () => new STSClient(config).send(new GetCallerIdentityCommand({})),
-        ssm: () => new SSMClient(config).send(new GetParameterCommand({ Name: '/eks/demo/auth' })),
-        eks: () => new EKSClient(config).send(new DescribeClusterCommand({ name: 'demo' })),
-      }[service];
-      return send();
-    };
     const wrongSecret = { secretAccessKey: 'wrong/secret/wrong/secret/wrong/secret/00' };
     const unknownKey = { accessKeyId: 'ASIAUNKNOWNKEY000000' };
     const noToken = { sessionToken: undefined };
@@ -181,7 +194,7 @@ describe('AWS stand-ins with the demo account', () => {
       ['ssm', 'a signature for another region', 'InvalidSignatureException', 400, { region: 'us-west-2' }],
       ['eks', 'a signature for another region', 'InvalidSignatureException', 403, { region: 'us-west-2' }],
     ] as const)('%s refuses %s with %s (HTTP %d)', async (service, _what, name, status, change) => {
-      const err = await rejection(clientFor(service, change));
+      const err = await rejection(callOnce(aws, service, change));
       expect(err).toMatchObject({ name, status });
       expect(aws[service].authFailures()).not.toEqual({});
       expect(aws[service].totalCalls()).toBe(0);
@@ -217,14 +230,7 @@ describe('AWS stand-ins with the demo account', () => {
     ['sts', 'InternalFailure', 500],
   ] as const)('surfaces an injected %s failure as %s once retries are spent', async (service, name, status) => {
     aws[service].failNext(1);
-    const config = { ...aws.clientConfig(service), maxAttempts: 1 };
-    const send = {
-      iam: () => new IAMClient(config).send(new ListRolesCommand({})),
-      sts: () => new STSClient(config).send(new GetCallerIdentityCommand({})),
-      ssm: () => new SSMClient(config).send(new GetParameterCommand({ Name: '/eks/demo/auth' })),
-      eks: () => new EKSClient(config).send(new DescribeClusterCommand({ name: 'demo' })),
-    }[service];
-    expect(await rejection(send())).toMatchObject({ name, status });
+    expect(await rejection(callOnce(aws, service))).toMatchObject({ name, status });
   });
 
   it.each([
@@ -233,13 +239,7 @@ describe('AWS stand-ins with the demo account', () => {
     ['eks', 'ThrottlingException', 429],
   ] as const)('answers throttling on %s with its real %s error', async (service, name, status) => {
     aws[service].throttleNext(1);
-    const config = { ...aws.clientConfig(service), maxAttempts: 1 };
-    const send = {
-      iam: () => new IAMClient(config).send(new ListRolesCommand({})),
-      ssm: () => new SSMClient(config).send(new GetParameterCommand({ Name: '/eks/demo/auth' })),
-      eks: () => new EKSClient(config).send(new DescribeClusterCommand({ name: 'demo' })),
-    }[service];
-    expect(await rejection(send())).toMatchObject({ name, status, message: 'Rate exceeded' });
+    expect(await rejection(callOnce(aws, service))).toMatchObject({ name, status, message: 'Rate exceeded' });
     expect(aws[service].throttled()).not.toEqual({});
   });
 
@@ -397,10 +397,9 @@ describe('temporary credentials', () => {
     const expired = { accessKeyId: 'ASIAEXPIREDKEY000001', secretAccessKey: 'expired/secret/expired/secret/expired/000', sessionToken: 'tok', arn: 'arn:aws:sts::111122223333:assumed-role/r/s', expiration: new Date(Date.now() - 1000) };
     const old = await startAwsStandins({ credentials: [expired] });
     try {
-      const iam = new IAMClient({ ...old.clientConfig('iam'), maxAttempts: 1 });
-      expect(await rejection(iam.send(new ListRolesCommand({})))).toMatchObject({ name: 'ExpiredToken', status: 403 });
-      const ssm = new SSMClient({ ...old.clientConfig('ssm'), maxAttempts: 1 });
-      expect(await rejection(ssm.send(new GetParameterCommand({ Name: '/eks/demo/auth' })))).toMatchObject({ name: 'ExpiredTokenException', status: 400 });
+      expect(await rejection(callOnce(old, 'iam'))).toMatchObject({ name: 'ExpiredToken', status: 403 });
+      expect(await rejection(callOnce(old, 'ssm'))).toMatchObject({ name: 'ExpiredTokenException', status: 400 });
+      expect(await rejection(callOnce(old, 'eks'))).toMatchObject({ name: 'ExpiredTokenException', status: 403 });
     } finally {
       await old.close();
     }
