@@ -271,7 +271,7 @@ function configForAsset(raw: unknown, configDir: string, clusterName: string | u
       file['path'] = to;
     });
   }
-  return { json: JSON.stringify(config, null, 2), files };
+  return { json: JSON.stringify(config), files };
 }
 
 /**
