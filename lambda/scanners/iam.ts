@@ -37,6 +37,10 @@ const NODE_TYPES: Record<string, { username: string; groups: string[] } | undefi
   fargateNode: { username: 'system:node:{{SessionName}}', groups: [...NODE_GROUPS, 'system:node-proxier'] },
 };
 
+/**
+ * Mappings from the tags of the account's users and roles. Identities whose tags cannot make a
+ * valid entry are skipped with a warning naming them; an IAM error fails the scanner.
+ */
 export const iamScanner: Scanner<ScannerOfType<'iam'>> = async ({ name, scanner, config, deps }) => {
   const settings = scanner.iam;
   const accountId = settings.clusterAccountID ?? config.cluster.accountID ?? await deps.callerAccountId();
