@@ -1,6 +1,6 @@
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { KubeClient, type KubeClientOptions } from '../../lambda/cluster/kube.js';
-import type { ConfigMap } from '../../lambda/configmap.js';
+import { presignToken } from '../../lambda/cluster/token.js';
 import {
   KubeConflictError,
   KubeConnectionError,
@@ -11,7 +11,7 @@ import {
   KubeTimeoutError,
   KubeUnauthorizedError,
 } from '../../lambda/errors.js';
-import { startKubeStandin, type KubeStandin } from '../support/kube-standin.js';
+import { awsAuthConfigMap as awsAuth, startKubeStandin, type KubeStandin } from '../support/kube-standin.js';
 import { mintTestToken, type TestCredentials } from '../support/test-token.js';
 import { generateTls, type TlsMaterial } from '../support/tls.js';
 
@@ -23,12 +23,6 @@ const TOOL_ROTATED: TestCredentials = { accessKeyId: 'ASIATOOLROTATED', secretAc
 const VIEWER: TestCredentials = { accessKeyId: 'AKIAVIEWER', secretAccessKey: 'viewer/secret' };
 const VIEWER_ARN = 'arn:aws:iam::111122223333:user/viewer';
 
-const awsAuth = (data: Record<string, string>): ConfigMap => ({
-  apiVersion: 'v1',
-  kind: 'ConfigMap',
-  metadata: { name: 'aws-auth', namespace: 'kube-system' },
-  data,
-});
 const SEED = awsAuth({ mapUsers: `- userarn: ${VIEWER_ARN}\n  username: viewer\n  groups: [viewers]\n` });
 
 let tls: TlsMaterial;
@@ -148,6 +142,12 @@ describe('KubeClient surfaces concurrent changes', () => {
 });
 
 describe('KubeClient authentication', () => {
+  it('authenticates with the token lambda/cluster/token.ts mints, checked by the independent verifier', async () => {
+    const kube = client({ token: async () => (await presignToken({ clusterName: CLUSTER, region: REGION, credentials: TOOL, now: new Date() })).token });
+    expect(await kube.getConfigMap('kube-system', 'aws-auth')).not.toBeNull();
+    expect(standin.log.map((e) => [e.status, e.principal])).toEqual([[200, 'arn:aws:iam::111122223333:role/eks-auth-sync']]);
+  });
+
   it('after a 401 asks for a fresh token once and succeeds with it', async () => {
     let credentials = TOOL;
     let invalidated = 0;

@@ -111,6 +111,11 @@ const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0
 const CONFIGMAP_KEY = /^[-._a-zA-Z0-9]+$/;
 const OBJECT_PATH = /^\/api\/v1\/namespaces\/([^/]+)\/configmaps(?:\/([^/]+))?$/;
 
+/** An `aws-auth` ConfigMap in kube-system with the given data, for seeding and hooks. */
+export function awsAuthConfigMap(data: Record<string, string>): ConfigMap {
+  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: AWS_AUTH_NAME, namespace: AWS_AUTH_NAMESPACE }, data };
+}
+
 /** Starts the stand-in on a random port of 127.0.0.1. */
 export async function startKubeStandin(opts: KubeStandinOptions): Promise<KubeStandin> {
   const standin = new Standin(opts);
