@@ -91,7 +91,8 @@ export interface EksAuthSyncProps {
   readonly alarmAction?: cloudwatch.IAlarmAction;
 
   /**
-   * Create an `AWS::EKS::AccessEntry` for the function's role, bound to `kubernetesGroup` only
+   * Create an `AWS::EKS::AccessEntry` for the identity that reaches the cluster (the function's
+   * role, or the config's top-level `aws.roleARN` when set), bound to `kubernetesGroup` only
    * (no access policy, never cluster-admin). Needs a cluster whose authentication mode includes
    * access entries (API or API_AND_CONFIG_MAP); the group still needs the RBAC Role and
    * RoleBinding from the README.
@@ -225,7 +226,8 @@ export class EksAuthSync extends Construct {
     if (props.createAccessEntry) {
       this.accessEntry = new eks.CfnAccessEntry(this, 'AccessEntry', {
         clusterName: this.config.cluster.name,
-        principalArn: this.role.roleArn,
+        // The cluster is reached as the top-level aws.roleARN when the config names one.
+        principalArn: this.config.aws?.roleARN ?? this.role.roleArn,
         type: 'STANDARD',
         username: props.kubernetesUsername ?? 'eks-auth-sync',
         kubernetesGroups: [props.kubernetesGroup ?? 'eks-auth-sync'],

@@ -4,7 +4,7 @@
  *
  * A scanner whose `aws` section (or the top-level one) names a `roleARN` does its reads as that
  * role, so the function role only gets `sts:AssumeRole` on it; the read permissions belong to
- * the assumed role, which lives outside this stack.
+ * the assumed role, which lives outside this stack. A top-level role also reaches the cluster.
  */
 import type { Config } from '../lambda/config.js';
 
@@ -85,15 +85,17 @@ export function leastPrivilegeStatements(config: Config, scope: PolicyScope): St
     }
   }
 
-  const statements: StatementSpec[] = [
-    {
+  const statements: StatementSpec[] = [];
+  // lambda/sync.ts reaches the cluster with the top-level aws settings: with a top-level role,
+  // that role describes the cluster (and is the identity aws-auth must map), not the function's.
+  if (!config.aws?.roleARN) {
+    const region = config.aws?.region ?? config.cluster.region ?? scope.region;
+    statements.push({
       sid: 'DescribeTheCluster',
       actions: ['eks:DescribeCluster'],
-      resources: [
-        `arn:${scope.partition}:eks:${config.cluster.region ?? scope.region}:${config.cluster.accountID ?? scope.account}:cluster/${config.cluster.name}`,
-      ],
-    },
-  ];
+      resources: [`arn:${scope.partition}:eks:${region}:${config.cluster.accountID ?? scope.account}:cluster/${config.cluster.name}`],
+    });
+  }
   if (wildcardIamActions.size > 0) {
     statements.push({
       sid: 'ReadIamIdentities',
@@ -131,7 +133,7 @@ export function leastPrivilegeStatements(config: Config, scope: PolicyScope): St
     });
   }
   if (assumedRoles.size > 0) {
-    statements.push({ sid: 'AssumeScannerRoles', actions: ['sts:AssumeRole'], resources: sorted(assumedRoles) });
+    statements.push({ sid: 'AssumeConfiguredRoles', actions: ['sts:AssumeRole'], resources: sorted(assumedRoles) });
   }
   return statements;
 }

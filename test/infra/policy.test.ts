@@ -109,19 +109,18 @@ const cases: { name: string; scanners: string; extra?: string; expected: Stateme
         resources: ['arn:aws:ssm:eu-west-1:111122223333:parameter/local'],
       },
       {
-        sid: 'AssumeScannerRoles',
+        sid: 'AssumeConfiguredRoles',
         actions: ['sts:AssumeRole'],
         resources: ['arn:aws:iam::444455556666:role/iam-reader', 'arn:aws:iam::444455556666:role/ssm-reader'],
       },
     ],
   },
   {
-    name: 'a top-level role applies to every scanner',
+    name: 'a top-level role applies to every scanner and to the cluster, so only it may be assumed',
     scanners: '- {type: iam, iam: {mode: perIdentity}}',
     extra: 'aws: {roleARN: "arn:aws:iam::444455556666:role/reader"}',
     expected: [
-      describeCluster,
-      { sid: 'AssumeScannerRoles', actions: ['sts:AssumeRole'], resources: ['arn:aws:iam::444455556666:role/reader'] },
+      { sid: 'AssumeConfiguredRoles', actions: ['sts:AssumeRole'], resources: ['arn:aws:iam::444455556666:role/reader'] },
     ],
   },
 ];
@@ -139,6 +138,11 @@ describe('leastPrivilegeStatements', () => {
     expect(leastPrivilegeStatements(config, scope)[0]?.resources).toEqual([
       'arn:aws:eks:ap-south-1:999988887777:cluster/c1',
     ]);
+  });
+
+  test('the cluster is described in the top-level aws region when one is set', () => {
+    const config = parseConfig('cluster: {name: c1, region: ap-south-1}\naws: {region: us-west-2}\nscanners: [{type: static, static: {}}]', 't');
+    expect(leastPrivilegeStatements(config, scope)[0]?.resources).toEqual(['arn:aws:eks:us-west-2:111122223333:cluster/c1']);
   });
 
   test('a parameter is looked up in the cluster\'s region unless an aws section names another', () => {
