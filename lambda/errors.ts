@@ -206,3 +206,11 @@ export class ConflictRetriesExhaustedError extends EksAuthSyncError {
     );
   }
 }
+
+/**
+ * The run stopped before writing because its deadline (the Lambda's remaining time, less a
+ * margin) was too close: better no write than a write killed halfway.
+ */
+export class DeadlineError extends EksAuthSyncError {
+  override name = 'DeadlineError';
+}

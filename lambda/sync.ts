@@ -1,13 +1,162 @@
 /**
- * The flow, top-down: config → scan every source → desired mappings (→ plan → apply, in the
- * cluster part).
+ * The flow, top-down: config → scan every source → desired mappings → DescribeCluster → token →
+ * read aws-auth → plan → write (with `commit`). The CLI and the Lambda handler both call `runSync`.
  */
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
-import { clientFactory } from './aws.js';
+import { syncAwsAuth, type AwsAuthStore } from './apply.js';
+import type { PlannedEntry } from './awsauth.js';
+import { clientFactory, type ClientFactory } from './aws.js';
+import { callerIdentity, describeCluster, KubeClient, TokenProvider, type ClusterInfo } from './cluster/index.js';
 import type { Config } from './config.js';
-import { EksAuthSyncError } from './errors.js';
-import type { DesiredState } from './mappings.js';
+import { AWS_AUTH_NAME, AWS_AUTH_NAMESPACE } from './configmap.js';
+import { DeadlineError, EksAuthSyncError } from './errors.js';
+import type { DesiredState, Mappings, Warning } from './mappings.js';
 import { runScanners, type ScanDeps } from './scanners/index.js';
+
+export interface RunOptions {
+  config: Config;
+  /** Where relative paths in the config (file scanners) resolve. */
+  configDir: string;
+  /** Write the change. false: a dry run that never writes. */
+  commit: boolean;
+  /** Only work out the desired mappings; do not contact the cluster (CLI `--offline`). */
+  offline?: boolean;
+  /**
+   * In a dry run, report a cluster that cannot be reached in `clusterError` instead of failing
+   * (the CLI still prints the desired mappings). A commit always fails.
+   */
+  tolerateUnreachableCluster?: boolean;
+  /** No write starts after this moment (the Lambda's timeout less a margin). */
+  deadline?: Date;
+  clock?: () => Date;
+}
+
+/** The change a sync made, or would make in a dry run. Every entry names its source. */
+export interface Change {
+  added: PlannedEntry[];
+  removed: PlannedEntry[];
+  changed: { before: PlannedEntry; after: PlannedEntry }[];
+  /** Desired entries already in aws-auth as they should be. */
+  unchanged: number;
+  /** Entries eks-auth-sync does not manage, kept as they are. */
+  keptForeign: number;
+}
+
+export interface SyncReport {
+  dryRun: boolean;
+  committed: boolean;
+  /** aws-auth did not exist and was created. */
+  created: boolean;
+  desired: { roles: number; users: number };
+  /** The desired mappings themselves (the CLI prints them). */
+  mappings: Mappings;
+  /** null when the cluster was not reached (offline, or unreachable in a tolerant dry run). */
+  change: Change | null;
+  /** Why the cluster was not reached, when `change` is null and it was tried. */
+  clusterError?: string;
+  cluster?: { name: string; arn: string; endpoint: string };
+  /** The ARN eks-auth-sync authenticated to the cluster as. */
+  identity?: string;
+  /** Read-plan-write rounds (more than 1 after a concurrent edit). */
+  attempts: number;
+  warnings: Warning[];
+}
+
+/**
+ * One sync: scan every source, then bring aws-auth in step (or, in a dry run, say how it would).
+ *
+ * @throws ConfigError/ScannerError for a source that cannot be read, the guards' errors, the
+ *   Kubernetes client's errors; nothing is written when it throws.
+ * @example const report = await runSync({ config, configDir: '.', commit: false });
+ */
+export async function runSync(options: RunOptions): Promise<SyncReport> {
+  const { config } = options;
+  const clients = clientFactory(config.aws, definedRegion(config.cluster.region));
+  const desired = await desiredState(config, scanDeps(config, options.configDir, clients));
+  const report: SyncReport = {
+    dryRun: !options.commit,
+    committed: false,
+    created: false,
+    desired: { roles: desired.mappings.roles.length, users: desired.mappings.users.length },
+    mappings: desired.mappings,
+    change: null,
+    attempts: 0,
+    warnings: [...desired.warnings],
+  };
+  if (options.offline) return report;
+
+  let cluster: ClusterConnection;
+  try {
+    cluster = await connect(config, clients);
+  } catch (err) {
+    if (options.commit || !options.tolerateUnreachableCluster || !(err instanceof Error)) throw err;
+    report.clusterError = err.message;
+    return report;
+  }
+  report.cluster = { name: cluster.info.name, arn: cluster.info.arn, endpoint: cluster.info.endpoint };
+  report.identity = cluster.self.arn;
+
+  const clock = options.clock ?? (() => new Date());
+  const result = await syncAwsAuth({
+    store: cluster.store,
+    desired,
+    settings: config.sync,
+    self: cluster.self,
+    commit: options.commit,
+    beforeWrite: () => {
+      if (options.deadline && clock() >= options.deadline) {
+        throw new DeadlineError(`stopped before writing aws-auth: the run's deadline (${options.deadline.toISOString()}) has passed; nothing was written. Raise the function's timeout or look for a slow source.`);
+      }
+    },
+  });
+  const { plan } = result;
+  report.change = {
+    added: plan.added,
+    removed: plan.removed,
+    changed: plan.changed,
+    unchanged: plan.unchangedCount,
+    keptForeign: plan.keptForeignCount,
+  };
+  report.committed = result.committed;
+  report.created = result.created;
+  report.attempts = result.attempts;
+  report.warnings.push(...plan.warnings);
+  return report;
+}
+
+interface ClusterConnection {
+  info: ClusterInfo;
+  self: { arn: string; canonicalArn: string };
+  store: AwsAuthStore;
+}
+
+/**
+ * DescribeCluster for the endpoint and CA, who we are (for the self-lockout guard), and a
+ * Kubernetes client whose token is minted afresh whenever it ages or its credentials expire.
+ * The cluster is reached with the top-level `aws` settings, never a scanner's.
+ */
+async function connect(config: Config, clients: ClientFactory): Promise<ClusterConnection> {
+  const eks = clients.eks();
+  const [info, self] = await Promise.all([describeCluster(eks, config.cluster.name), callerIdentity(clients.sts())]);
+  const tokens = new TokenProvider({ clusterName: info.name, region: info.region, credentials: eks.config.credentials });
+  const kube = new KubeClient({
+    endpoint: info.endpoint,
+    caPem: info.caPem,
+    token: () => tokens.token(),
+    onUnauthorized: () => tokens.invalidate(),
+    identity: self.arn,
+  });
+  const store: AwsAuthStore = {
+    read: () => kube.getConfigMap(AWS_AUTH_NAMESPACE, AWS_AUTH_NAME),
+    create: (cm) => kube.createConfigMap(cm),
+    replace: (cm) => kube.replaceConfigMap(cm),
+  };
+  return { info, self, store };
+}
+
+function definedRegion(region: string | undefined): { region?: string } {
+  return region === undefined ? {} : { region };
+}
 
 /** What aws-auth should hold according to every configured source. */
 export function desiredState(config: Config, deps: ScanDeps): Promise<DesiredState> {
@@ -18,8 +167,11 @@ export function desiredState(config: Config, deps: ScanDeps): Promise<DesiredSta
  * The real dependencies for a run: SDK clients from the config's `aws` sections (default region:
  * the cluster's), and the caller's account asked of STS at most once, only if a scanner needs it.
  */
-export function scanDeps(config: Config, baseDir: string): ScanDeps {
-  const clients = clientFactory(config.aws, { region: config.cluster.region });
+export function scanDeps(
+  config: Config,
+  baseDir: string,
+  clients: ClientFactory = clientFactory(config.aws, definedRegion(config.cluster.region)),
+): ScanDeps {
   let account: Promise<string> | undefined;
   const callerAccountId = (): Promise<string> => {
     account ??= clients.sts().send(new GetCallerIdentityCommand({})).then((out) => {

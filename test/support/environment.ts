@@ -1,0 +1,98 @@
+/**
+ * A whole world on 127.0.0.1: the AWS stand-ins (IAM, STS, SSM, EKS) and the Kubernetes
+ * stand-in behind the cluster EKS describes. The sync tests, the end-to-end tests, the demo and
+ * the benchmark all run against this.
+ */
+import type { ConfigMap } from '../../lambda/configmap.js';
+import { startAwsStandins, type AwsStandins, type AwsStandinsOptions } from './aws-standins/index.js';
+import { demoDataset } from './aws-standins/dataset.js';
+import { awsAuthConfigMap, startKubeStandin, type KubeStandin, type KubeStandinOptions } from './kube-standin.js';
+
+export interface EnvironmentOptions {
+  aws?: Omit<AwsStandinsOptions, 'clusters'>;
+  /** The Kubernetes stand-in's options; identities default to the AWS stand-ins' credential. */
+  kube?: Partial<Omit<KubeStandinOptions, 'clusterName' | 'identities'>>;
+  /** Seed aws-auth; default: the demo cluster's (an EKS-managed node role and a hand-added admin). */
+  awsAuth?: ConfigMap | null;
+}
+
+export interface Environment {
+  aws: AwsStandins;
+  kube: KubeStandin;
+  clusterName: string;
+  accountId: string;
+  /** The environment a process needs to use the stand-ins (endpoints, credentials, region). */
+  env(): Record<string, string>;
+  /** The live aws-auth, or undefined when there is none. */
+  awsAuth(): ConfigMap | undefined;
+  close(): Promise<void>;
+}
+
+/** The group the README's RBAC Role/RoleBinding gives write access to aws-auth. */
+export const WRITER_GROUP = 'eks-auth-sync';
+
+/**
+ * aws-auth as a demo cluster has it before eks-auth-sync: the node role EKS added for a managed
+ * node group, a hand-added break-glass admin, the mapping that lets eks-auth-sync's own role in
+ * (added by hand as the README says), and an account mapping.
+ */
+export function seedAwsAuth(accountId: string): ConfigMap {
+  return awsAuthConfigMap({
+    mapRoles: [
+      `- rolearn: arn:aws:iam::${accountId}:role/eks-managed-nodegroup-NodeInstanceRole`,
+      '  username: system:node:{{EC2PrivateDNSName}}',
+      '  groups:',
+      '    - system:bootstrappers',
+      '    - system:nodes',
+      `- rolearn: arn:aws:iam::${accountId}:role/eks-auth-sync`,
+      '  username: eks-auth-sync',
+      '  groups:',
+      `    - ${WRITER_GROUP}`,
+      `- rolearn: arn:aws:iam::${accountId}:role/hand-added-admin`,
+      '  username: admin',
+      '  groups:',
+      '    - system:masters',
+      '',
+    ].join('\n'),
+    mapAccounts: `- "${accountId}"\n`,
+  });
+}
+
+/** Starts the AWS and Kubernetes stand-ins, wired together. */
+export async function startEnvironment(opts: EnvironmentOptions = {}): Promise<Environment> {
+  const aws = await startAwsStandins({ dataset: demoDataset(), ...opts.aws });
+  const { accountId } = aws.dataset.account;
+  const clusterName = aws.dataset.clusterName;
+  const seed = opts.awsAuth === undefined ? seedAwsAuth(accountId) : opts.awsAuth;
+  let kube: KubeStandin;
+  try {
+    kube = await startKubeStandin({
+      writerGroups: [WRITER_GROUP, 'system:masters'],
+      ...opts.kube,
+      clusterName,
+      identities: {
+        [aws.credential.accessKeyId]: {
+          secretAccessKey: aws.credential.secretAccessKey,
+          ...(aws.credential.sessionToken === undefined ? {} : { sessionToken: aws.credential.sessionToken }),
+          arn: aws.credential.arn,
+        },
+      },
+      configMaps: seed ? [seed] : [],
+    });
+  } catch (err) {
+    await aws.close();
+    throw err;
+  }
+  aws.eks.putCluster({ name: clusterName, endpoint: kube.url, caPem: kube.caPem });
+  return {
+    aws,
+    kube,
+    clusterName,
+    accountId,
+    env: () => aws.env(),
+    awsAuth: () => kube.get('kube-system', 'aws-auth'),
+    close: async () => {
+      await Promise.all([aws.close(), kube.close()]);
+    },
+  };
+}
