@@ -5,34 +5,14 @@
  * `{"dryRun": false}`. `DRY_RUN_ONLY=true` makes every run a dry run. A failure, including a
  * guard refusing a write, is thrown so Lambda records it and the Errors alarm fires.
  */
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
-import type { PlannedEntry } from './awsauth.js';
-import type { Config } from './config.js';
+import { loadConfig, type Config } from './config.js';
 import { GuardRefusalError, InvalidInvocationError } from './errors.js';
-import type { Warning } from './mappings.js';
-
-/** The core's run options (lambda/sync.ts `RunOptions`). */
-export interface RunOptions {
-  config: Config;
-  configDir: string;
-  commit: boolean;
-  deadline?: Date;
-}
-
-/** The core's result (lambda/sync.ts `SyncReport`); `change` is null when the cluster was not reached. */
-export interface SyncReport {
-  committed: boolean;
-  dryRun: boolean;
-  desired: { roles: number; users: number };
-  change: {
-    added: PlannedEntry[];
-    removed: PlannedEntry[];
-    changed: { before: PlannedEntry; after: PlannedEntry }[];
-  } | null;
-  warnings: Warning[];
-}
+import { runSync, type RunOptions, type SyncReport } from './sync.js';
 
 /** Stop this long before Lambda's timeout, so the run ends before the write instead of inside it. */
 export const DEADLINE_SAFETY_MARGIN_MS = 10_000;
@@ -144,3 +124,32 @@ export function createHandler(deps: HandlerDeps): LambdaHandler {
   };
 }
 
+/**
+ * The deployed config sits next to this file in the asset (see infra/eks-auth-sync.ts), so it
+ * is read from disk once per container, never from an environment variable (4 KB limit).
+ */
+function configLoaderFromAsset(env: NodeJS.ProcessEnv): () => Promise<{ config: Config; configDir: string }> {
+  let loaded: Promise<{ config: Config; configDir: string }> | undefined;
+  return () => {
+    loaded ??= (async () => {
+      const path = resolve(dirname(fileURLToPath(import.meta.url)), env['CONFIG_PATH'] ?? 'config.json');
+      const { config, baseDir } = await loadConfig(path);
+      return { config, configDir: baseDir };
+    })();
+    loaded.catch(() => {
+      loaded = undefined;
+    });
+    return loaded;
+  };
+}
+
+
+/** The Lambda entry point. */
+export const handler: LambdaHandler = createHandler({
+  runSync,
+  loadConfig: configLoaderFromAsset(process.env),
+  env: process.env,
+  now: () => Date.now(),
+  logger: new Logger({ serviceName: 'eks-auth-sync' }),
+  metrics: new Metrics({ namespace: 'EksAuthSync', serviceName: 'eks-auth-sync' }),
+});

@@ -10,13 +10,8 @@ import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import type { PlannedEntry } from '../lambda/awsauth.js';
 import { parseConfig } from '../lambda/config.js';
 import { EksAuthSyncError, GuardRefusalError, InvalidInvocationError } from '../lambda/errors.js';
-import {
-  createHandler,
-  DEADLINE_SAFETY_MARGIN_MS,
-  parseInvocation,
-  type RunOptions,
-  type SyncReport,
-} from '../lambda/handler.js';
+import { createHandler, DEADLINE_SAFETY_MARGIN_MS, parseInvocation } from '../lambda/handler.js';
+import type { RunOptions, SyncReport } from '../lambda/sync.js';
 
 const scheduledEvent = {
   version: '0',
@@ -68,8 +63,13 @@ const entry = (arn: string, username: string): PlannedEntry => ({
 const report: SyncReport = {
   committed: true,
   dryRun: false,
+  created: false,
   desired: { roles: 3, users: 1 },
+  mappings: { roles: [], users: [] },
+  attempts: 1,
   change: {
+    unchanged: 5,
+    keptForeign: 2,
     added: [entry('arn:aws:iam::111122223333:role/new', 'new')],
     removed: [entry('arn:aws:iam::111122223333:role/gone', 'gone'), entry('arn:aws:iam::111122223333:role/old', 'old')],
     changed: [{ before: entry('arn:aws:iam::111122223333:role/c', 'c'), after: entry('arn:aws:iam::111122223333:role/c', 'c2') }],
