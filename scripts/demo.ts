@@ -1,0 +1,139 @@
+/**
+ * `npm run demo`: the whole flow on this machine, no AWS account. Starts the stand-ins (IAM,
+ * STS, SSM, EKS and a Kubernetes API, all on 127.0.0.1) with the demo account, builds the
+ * Lambda bundle `cdk deploy` would upload, and invokes it three times as Lambda would: a manual
+ * dry run, a scheduled run that commits, and a second scheduled run that has nothing to do.
+ * Exits non-zero if any step does not behave as described.
+ */
+import type { HandlerResponse } from '../lambda/handler.js';
+import type { PlannedEntry } from '../lambda/awsauth.js';
+import { buildBundle, invokeBundle, type Bundle, type Invocation } from '../test/support/bundle.js';
+import { startEnvironment, type Environment } from '../test/support/environment.js';
+
+const CONFIG = {
+  cluster: { name: 'demo', region: 'eu-west-1' },
+  scanners: [
+    { type: 'iam', name: 'iam-tags', iam: {} },
+    { type: 'ssm', name: 'ssm-param', ssm: { path: '/eks/demo/auth' } },
+  ],
+};
+
+/** What EventBridge sends on a schedule. */
+function scheduledEvent(accountId: string): Record<string, unknown> {
+  return {
+    version: '0',
+    id: '53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa',
+    'detail-type': 'Scheduled Event',
+    source: 'aws.events',
+    account: accountId,
+    time: new Date().toISOString(),
+    region: 'eu-west-1',
+    resources: [`arn:aws:events:eu-west-1:${accountId}:rule/eks-auth-sync-schedule`],
+    detail: {},
+  };
+}
+
+/** A step that did not do what the demo promises. */
+class DemoStepError extends Error {
+  override name = 'DemoStepError';
+}
+
+function expectThat(condition: boolean, what: string): void {
+  if (!condition) throw new DemoStepError(what);
+}
+
+const print = (line = ''): void => void process.stdout.write(`${line}\n`);
+const heading = (title: string): void => print(`\n== ${title} ==`);
+
+function entryLine(sign: string, e: PlannedEntry): string {
+  const groups = e.groups.length ? ` groups [${e.groups.join(', ')}]` : '';
+  return `  ${sign} ${e.kind} ${e.arn}\n      as ${e.username}${groups}   (from ${e.source})`;
+}
+
+function printChange(response: HandlerResponse): void {
+  const { change } = response;
+  if (!change) return print('  (the cluster was not reached)');
+  for (const e of change.added) print(entryLine('+', e));
+  for (const e of change.removed) print(entryLine('-', e));
+  for (const { before, after } of change.changed) {
+    print(entryLine('~', after));
+    print(`      was ${before.username}${before.groups.length ? ` groups [${before.groups.join(', ')}]` : ''}`);
+  }
+  print(`  ${change.added.length} to add, ${change.removed.length} to remove, ${change.changed.length} to change; ` +
+    `${change.unchanged} already in place; ${change.keptForeign} entries eks-auth-sync does not manage kept as they are`);
+  for (const w of response.warnings) print(`  warning  ${w.source}${w.subject ? ` ${w.subject}` : ''}: ${w.message}`);
+}
+
+async function invoke(bundle: Bundle, world: Environment, event: unknown): Promise<HandlerResponse> {
+  const outcome: Invocation = await invokeBundle(bundle, event, { env: world.env() });
+  if (outcome.error) throw new DemoStepError(`the handler failed: ${outcome.error.name}: ${outcome.error.message}`);
+  return outcome.result as HandlerResponse;
+}
+
+async function main(): Promise<void> {
+  print('eks-auth-sync demo: the deployed Lambda bundle against local stand-ins (no AWS account)');
+  const world = await startEnvironment();
+  let bundle: Bundle | undefined;
+  try {
+    const { dataset } = world.aws;
+    print(`Stand-ins on 127.0.0.1: IAM, STS, SSM, EKS (SigV4 checked) and the Kubernetes API at ${world.kube.url}`);
+    print(`Account ${world.accountId}, cluster ${world.clusterName} (${dataset.region}): ` +
+      `${dataset.account.roles.length} IAM roles, ${dataset.account.users.length} users, SSM parameter /eks/demo/auth`);
+    print('aws-auth before: the EKS node group role, eks-auth-sync\'s own role, a hand-added admin, mapAccounts');
+
+    print('\nBuilding the Lambda bundle as `cdk deploy` would (CDK synth + esbuild)...');
+    bundle = buildBundle({ config: CONFIG });
+    print(`  index.mjs ${(bundle.sizeBytes / 1024).toFixed(0)} KB; config: iam tags (scanner iam-tags) + SSM /eks/demo/auth (ssm-param)`);
+
+    heading('1. Manual dry run: invoke {"dryRun": true}');
+    const writesBefore = world.kube.writes;
+    const dry = await invoke(bundle, world, { dryRun: true });
+    printChange(dry);
+    print(`  aws-auth writes: ${writesBefore} -> ${world.kube.writes} (a dry run never writes)`);
+    expectThat(dry.dryRun && !dry.committed, 'the manual invoke was not a dry run');
+    expectThat(world.kube.writes === writesBefore, 'the dry run wrote aws-auth');
+    expectThat((dry.change?.added.length ?? 0) > 0, 'the dry run planned no additions for the demo account');
+    expectThat(dry.warnings.some((w) => /system:masters/.test(w.message)), 'the tag asking for system:masters was not refused with a warning');
+
+    heading('2. Scheduled run (EventBridge): commits');
+    const scheduled = await invoke(bundle, world, scheduledEvent(world.accountId));
+    const writesAfterCommit = world.kube.writes;
+    expectThat(scheduled.committed, 'the scheduled run did not write aws-auth');
+    expectThat(writesAfterCommit === writesBefore + 1, `the scheduled run wrote aws-auth ${writesAfterCommit - writesBefore} times, expected once`);
+    const c = scheduled.change;
+    print(`  Wrote kube-system/aws-auth: ${c?.added.length ?? 0} added, ${c?.removed.length ?? 0} removed, ${c?.changed.length ?? 0} changed`);
+    for (const e of c?.added ?? []) print(`  + ${e.kind} ${e.arn} as ${e.username} (from ${e.source})`);
+    print(`  aws-auth writes: ${writesBefore} -> ${writesAfterCommit}`);
+
+    heading('3. Scheduled run again: nothing changed at the sources');
+    const again = await invoke(bundle, world, scheduledEvent(world.accountId));
+    const nothing = again.change !== null && again.change.added.length + again.change.removed.length + again.change.changed.length === 0;
+    print(`  ${nothing ? 'No change' : 'UNEXPECTED change'}; committed: ${again.committed}; ` +
+      `${again.change?.unchanged ?? 0} entries already in place`);
+    print(`  aws-auth writes: ${writesAfterCommit} -> ${world.kube.writes} (no write when nothing changes)`);
+    expectThat(nothing && !again.committed, 'the second scheduled run planned or made a change');
+    expectThat(world.kube.writes === writesAfterCommit, 'the second scheduled run wrote aws-auth');
+
+    heading('Final aws-auth (kube-system/aws-auth)');
+    const live = world.awsAuth();
+    expectThat(live?.data !== undefined, 'aws-auth is gone');
+    for (const [key, value] of Object.entries(live?.data ?? {})) {
+      print(`${key}: |`);
+      for (const line of value.trimEnd().split('\n')) print(`  ${line}`);
+    }
+    const roles = live?.data?.['mapRoles'] ?? '';
+    expectThat(roles.includes('role/hand-added-admin') && roles.includes('role/eks-managed-nodegroup-NodeInstanceRole'),
+      'the hand-added admin or the EKS node role is no longer in aws-auth');
+  } finally {
+    bundle?.dispose();
+    await world.close();
+  }
+  print('\nDemo complete; the stand-ins are stopped.');
+}
+
+try {
+  await main();
+} catch (error) {
+  process.stderr.write(`\nDEMO FAILED: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}\n`);
+  process.exitCode = 1;
+}
