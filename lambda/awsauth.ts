@@ -8,7 +8,7 @@
  * here; a key that does not parse is fatal for every entry under it.
  */
 import { createHash } from 'node:crypto';
-import { parseDocument, stringify, type DocumentOptions, type ParseOptions, type SchemaOptions, type ToStringOptions } from 'yaml';
+import { parseDocument, stringify, type DocumentOptions, type ParseOptions, type ScalarTag, type SchemaOptions, type ToStringOptions } from 'yaml';
 import type { SyncSettings } from './config.js';
 import { AWS_AUTH_NAME, AWS_AUTH_NAMESPACE, type ConfigMap } from './configmap.js';
 import {
@@ -132,8 +132,27 @@ const YAML_READ: ParseOptions & DocumentOptions & SchemaOptions = {
   intAsBigInt: true,
   customTags: (tags) => tags.filter((t) => typeof t === 'string' || !EXOTIC_TAGS.has(t.tag)),
 };
+/**
+ * Integers are read as BigInt, so a JS number is always a YAML float. YAML 1.1 floats need a
+ * dot: `1.0` written as `1` would read back as an integer, and `1e+21` as a string.
+ */
+const FLOAT_1_1: ScalarTag = {
+  tag: 'tag:yaml.org,2002:float',
+  default: true,
+  identify: (v) => typeof v === 'number' && Number.isFinite(v),
+  // Only writes use this tag, but the library prefers tags with a `test` when several identify a value.
+  test: /^[-+]?\d*\.\d*(?:e[-+]\d+)?$/,
+  resolve: (s) => Number(s),
+  stringify: ({ value }) => {
+    const n = value as number;
+    const [mantissa = '', exponent] = (Object.is(n, -0) ? '-0' : String(n)).split('e');
+    const dotted = mantissa.includes('.') ? mantissa : `${mantissa}.0`;
+    return exponent === undefined ? dotted : `${dotted}e${exponent}`;
+  },
+};
 const YAML_WRITE: DocumentOptions & SchemaOptions & ToStringOptions & { aliasDuplicateObjects: boolean } = {
   version: '1.1',
+  customTags: (tags) => [FLOAT_1_1, ...tags],
   // Always quoted, so `{{EC2PrivateDNSName}}`, `system:masters`, `yes` and `0123` stay strings.
   defaultStringType: 'QUOTE_DOUBLE',
   defaultKeyType: 'PLAIN',
