@@ -129,6 +129,16 @@ describe('EksAuthSync', () => {
     });
   });
 
+  test('with a top-level aws.roleARN the access entry is for that role, which is the one reaching the cluster', () => {
+    const config = parseYamlText(
+      'cluster: {name: c}\naws: {roleARN: "arn:aws:iam::444455556666:role/cluster-writer"}\nscanners: [{type: static, static: {}}]',
+      't',
+    );
+    build({ config, createAccessEntry: true }).template().hasResourceProperties('AWS::EKS::AccessEntry', {
+      PrincipalArn: 'arn:aws:iam::444455556666:role/cluster-writer',
+    });
+  });
+
   test('the role holds exactly the statements derived from the config, plus writing its own logs', () => {
     const { construct, template } = build();
     const expected = leastPrivilegeStatements(construct.config, { partition: 'p', account: 'a', region: 'r' });
