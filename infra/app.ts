@@ -1,6 +1,7 @@
 /**
- * `npx cdk deploy -c config=my-cluster.yaml`: one EksAuthSync stack per config file. The stack
- * is environment-agnostic (no account lookups), so `cdk synth` works offline.
+ * `npx cdk deploy -c config=my-cluster.yaml [-c stackName=EksAuthSync-prod]`: one EksAuthSync
+ * stack per config file. The stack is environment-agnostic (no account lookups), so `cdk synth`
+ * works offline; cdk-nag's AwsSolutions checks run on every synth and fail it on a finding.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
