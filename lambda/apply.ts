@@ -45,14 +45,16 @@ export interface ApplyResult {
  * aws-auth deleted after the read) it re-reads and re-plans, at most `settings.conflictRetries`
  * times, then gives up without writing.
  *
- * @throws the planner's guard errors, BrokenAwsAuthError, ConflictRetriesExhaustedError, or the store's errors.
+ * @throws the planner's guard errors, BrokenAwsAuthError (unless `settings.repairBrokenAwsAuth`),
+ *   ConflictRetriesExhaustedError, or the store's errors.
  * @example const { plan, committed } = await syncAwsAuth({ store, desired, settings: config.sync, commit: true });
  */
 export async function syncAwsAuth(opts: SyncAwsAuthOptions): Promise<ApplyResult> {
   const { store, desired, settings, self } = opts;
   for (let attempts = 1; ; attempts++) {
     const current = await store.read();
-    const plan = planAwsAuth({ desired, live: parseAwsAuth(current), settings, ...(self ? { self } : {}) });
+    const live = parseAwsAuth(current, { repair: settings.repairBrokenAwsAuth === true });
+    const plan = planAwsAuth({ desired, live, settings, ...(self ? { self } : {}) });
     if (!opts.commit || plan.next === null) return { plan, committed: false, created: false, attempts };
 
     opts.beforeWrite?.();

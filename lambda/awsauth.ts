@@ -5,7 +5,8 @@
  * Reading follows the authenticator: `mapRoles`/`mapUsers` are YAML strings holding lists
  * (YAML 1.1, as Go's yaml.v2 reads it, so `yes` is a boolean); entry field names match
  * case-insensitively; an item without an ARN is skipped by the authenticator and kept verbatim
- * here; a key that does not parse is fatal for every entry under it.
+ * here; a key that does not parse is fatal for every entry under it, so it is refused unless a
+ * repair is asked for (`ReadOptions.repair`).
  */
 import { createHash } from 'node:crypto';
 import { parseDocument, stringify, type DocumentOptions, type ParseOptions, type ScalarTag, type SchemaOptions, type ToStringOptions } from 'yaml';
@@ -44,7 +45,40 @@ export interface LiveAwsAuth {
   users: LiveEntry[];
   /** Ownership marks read from the `OWNED_ANNOTATION` (see `ownershipMark`). */
   ownedMarks: ReadonlySet<string>;
+  /** Keys that were broken and read piece by piece (only with the `repair` option); a plan rewrites them. */
+  repaired: RepairedKey[];
   warnings: Warning[];
+}
+
+/** A broken `mapRoles`/`mapUsers` read with the `repair` option. */
+export interface RepairedKey {
+  kind: EntryKind;
+  key: 'mapRoles' | 'mapUsers';
+  /** Why the whole value does not parse. */
+  problem: string;
+  /** The pieces that could not be read; everything else was. */
+  dropped: DroppedChunk[];
+}
+
+/** Lines of a broken `mapRoles`/`mapUsers` that repair could not read, so a repaired aws-auth lacks them. */
+export interface DroppedChunk {
+  key: 'mapRoles' | 'mapUsers';
+  /** 1-based, inclusive, counted in the data key's value. */
+  firstLine: number;
+  lastLine: number;
+  problem: string;
+  /** The dropped text verbatim, to put back by hand once fixed. */
+  text: string;
+}
+
+/** How to read aws-auth. */
+export interface ReadOptions {
+  /**
+   * Read a broken `mapRoles`/`mapUsers` piece by piece instead of refusing it (config
+   * `sync.repairBrokenAwsAuth`): what parses is kept, the rest is reported in `repaired`.
+   * @default false
+   */
+  repair?: boolean;
 }
 
 /** One entry in a plan, with where it comes from. */
@@ -68,6 +102,8 @@ export interface Plan {
   keptForeignCount: number;
   /** The ConfigMap to write; null when nothing changed and nothing must be written. */
   next: ConfigMap | null;
+  /** What a repair of a broken key leaves out (see `ReadOptions.repair`); empty otherwise. */
+  dropped: DroppedChunk[];
   warnings: Warning[];
 }
 
@@ -170,7 +206,9 @@ function readList(text: string): ListRead {
   const error = doc.errors[0];
   if (error) {
     const pos = error.linePos?.[0];
-    return { problem: error.message.split('\n')[0] ?? error.code, ...(pos ? { position: pos } : {}) };
+    // The parser appends " at line L, column C:" and a code excerpt; the position is reported once, by the caller.
+    const problem = (error.message.split('\n')[0] ?? error.code).replace(/ at line \d+, column \d+:?$/, '');
+    return { problem, ...(pos ? { position: pos } : {}) };
   }
   let value: unknown;
   try {
@@ -233,22 +271,79 @@ function readOwnedMarks(cm: ConfigMap, warnings: Warning[]): Set<string> {
  * Parses the live aws-auth (null when it does not exist). Every other data key, `mapAccounts`,
  * labels and annotations stay in `configMap` untouched.
  *
- * @throws BrokenAwsAuthError when `mapRoles` or `mapUsers` is not a readable YAML list.
+ * @throws BrokenAwsAuthError when `mapRoles` or `mapUsers` is not a readable YAML list, unless `options.repair`.
  * @example parseAwsAuth(await store.read()).roles.map((e) => e.arn)
  */
-export function parseAwsAuth(cm: ConfigMap | null): LiveAwsAuth {
+export function parseAwsAuth(cm: ConfigMap | null, options: ReadOptions = {}): LiveAwsAuth {
   const warnings: Warning[] = [];
-  if (cm === null) return { configMap: null, roles: [], users: [], ownedMarks: new Set(), warnings };
+  const repaired: RepairedKey[] = [];
+  if (cm === null) return { configMap: null, roles: [], users: [], ownedMarks: new Set(), repaired, warnings };
   const lists = { role: [] as LiveEntry[], user: [] as LiveEntry[] };
   for (const kind of KINDS) {
     const key = LIST_KEY[kind];
     const text = cm.data?.[key];
     if (text === undefined) continue;
-    const read = readList(text);
-    if ('problem' in read) throw new BrokenAwsAuthError(key, read.problem, read.position);
+    let read = readList(text);
+    if ('problem' in read) {
+      const where = read.position ? ` at line ${read.position.line}, column ${read.position.col}` : '';
+      if (!options.repair) throw new BrokenAwsAuthError(key, read.problem, read.position);
+      const salvaged = salvageList(key, text);
+      repaired.push({ kind, key, problem: `${read.problem}${where}`, dropped: salvaged.dropped });
+      warnings.push(...repairWarnings(key, `${read.problem}${where}`, salvaged));
+      read = salvaged;
+    }
     lists[kind] = read.items.map((raw) => toLiveEntry(kind, raw));
   }
-  return { configMap: cm, roles: lists.role, users: lists.user, ownedMarks: readOwnedMarks(cm, warnings), warnings };
+  return { configMap: cm, roles: lists.role, users: lists.user, ownedMarks: readOwnedMarks(cm, warnings), repaired, warnings };
+}
+
+// A top-level item starts with `-` at the list's indentation; `---` and `...` end a YAML document.
+const DOCUMENT_MARKER = /^(?:---|\.\.\.)(?:[ \t]|$)/;
+
+/**
+ * Reads what can be read of a list that does not parse as a whole: the text is cut where a
+ * top-level item or a document marker starts, and each piece is parsed alone, so one bad item
+ * costs only itself. A piece that does not parse to a list is dropped and reported.
+ */
+function salvageList(key: RepairedKey['key'], text: string): { items: unknown[]; dropped: DroppedChunk[] } {
+  const lines = text.split('\n');
+  const indent = lines.map((l) => /^( *)-(?:[ \t]|$)/.exec(l)?.[1]).find((i) => i !== undefined) ?? '';
+  const isStart = (l: string): boolean =>
+    DOCUMENT_MARKER.test(l) || (l.startsWith(`${indent}-`) && /^(?:[ \t]|$)/.test(l.slice(indent.length + 1)));
+  const starts = [0, ...lines.flatMap((l, i) => (i > 0 && isStart(l) ? [i] : []))];
+
+  const items: unknown[] = [];
+  const dropped: DroppedChunk[] = [];
+  starts.forEach((first, n) => {
+    let last = (starts[n + 1] ?? lines.length) - 1;
+    while (last > first && (lines[last] ?? '').trim() === '') last--;
+    const chunk = lines.slice(first, last + 1).join('\n');
+    const read = readList(chunk);
+    if ('items' in read) {
+      items.push(...read.items);
+      return;
+    }
+    const where = read.position ? ` (line ${read.position.line + first}, column ${read.position.col})` : '';
+    dropped.push({ key, firstLine: first + 1, lastLine: last + 1, problem: `${read.problem}${where}`, text: chunk });
+  });
+  return { items, dropped };
+}
+
+function repairWarnings(key: RepairedKey['key'], problem: string, salvaged: { items: unknown[]; dropped: DroppedChunk[] }): Warning[] {
+  const summary: Warning = {
+    source: 'aws-auth',
+    subject: key,
+    message: `"${key}" is broken (${problem}); sync.repairBrokenAwsAuth is set, so it is rewritten from the ` +
+      `${salvaged.items.length} item(s) that can be read, dropping ${salvaged.dropped.length} unreadable part(s)`,
+  };
+  return [summary, ...salvaged.dropped.map((d): Warning => {
+    const excerpt = (d.text.split('\n').find((l) => l.trim() !== '') ?? '').trim().slice(0, 120);
+    return {
+      source: 'aws-auth',
+      subject: key,
+      message: `dropped lines ${d.firstLine}-${d.lastLine} of "${key}", which cannot be read (${d.problem}): ${JSON.stringify(excerpt)}`,
+    };
+  })];
 }
 
 interface DesiredEntry {
@@ -394,14 +489,16 @@ export function planAwsAuth(input: PlanInput): Plan {
   added.sort(byKindThenArn);
   removed.sort(byKindThenArn);
   changed.sort((a, b) => byKindThenArn(a.after, b.after));
-  const plan: Plan = { added, removed, changed, unchangedCount, keptForeignCount, next: null, warnings };
+  const dropped = live.repaired.flatMap((r) => r.dropped);
+  const plan: Plan = { added, removed, changed, unchangedCount, keptForeignCount, next: null, dropped, warnings };
 
   const annotation = marks.length === 0 ? undefined : OWNED_PREFIX + [...marks].sort().join(',');
   const liveAnnotation = live.configMap?.metadata.annotations?.[OWNED_ANNOTATION];
-  if (added.length + removed.length + changed.length === 0 && annotation === liveAnnotation) return plan;
+  const repaired = new Set(live.repaired.map((r) => r.kind));
+  if (added.length + removed.length + changed.length === 0 && annotation === liveAnnotation && repaired.size === 0) return plan;
 
   const render = input.renderList ?? renderList;
-  const { next, rendered } = nextConfigMap(live.configMap, kindPlans, annotation, render);
+  const { next, rendered } = nextConfigMap(live.configMap, kindPlans, annotation, render, repaired);
   checkGuards(plan, next, kindPlans, rendered, settings, input.self);
   plan.next = next;
   return plan;
@@ -412,6 +509,7 @@ function nextConfigMap(
   kindPlans: Record<EntryKind, KindPlan>,
   annotation: string | undefined,
   render: ListRenderer,
+  repaired: ReadonlySet<EntryKind>,
 ): { next: ConfigMap; rendered: EntryKind[] } {
   const next: ConfigMap = cm
     ? structuredClone(cm)
@@ -421,8 +519,9 @@ function nextConfigMap(
   for (const kind of KINDS) {
     const key = LIST_KEY[kind];
     const { items, liveItems } = kindPlans[kind];
-    // An untouched list keeps its text byte for byte (comments, formatting, node roles' layout).
-    if (sameData(items, liveItems)) continue;
+    // An untouched list keeps its text byte for byte (comments, formatting, node roles' layout);
+    // a repaired one is rewritten even so, as its text is what is broken.
+    if (sameData(items, liveItems) && !repaired.has(kind)) continue;
     data[key] = render(items);
     rendered.push(kind);
   }

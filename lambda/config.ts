@@ -92,6 +92,12 @@ const configSchema = z.strictObject({
     allowEmpty: z._default(z.boolean(), false),
     maxRemovals: z._default(z.int().check(z.gte(0)), 20),
     conflictRetries: z._default(z.int().check(z.gte(0)), 5),
+    /**
+     * Rewrite a broken mapRoles/mapUsers from the entries that can still be read, reporting what
+     * is dropped, instead of refusing to write (default false). Optional rather than defaulted, so
+     * settings written before it existed still type-check.
+     */
+    repairBrokenAwsAuth: z.optional(z.boolean()),
   }), { mode: 'merge', allowEmpty: false, maxRemovals: 20, conflictRetries: 5 }),
   scanners: z.array(scanner).check(z.minLength(1, 'at least one scanner is required')),
 });

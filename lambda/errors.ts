@@ -110,11 +110,13 @@ export class BrokenAwsAuthError extends GuardRefusalError {
     readonly problem: string,
     readonly position?: { line: number; col: number },
   ) {
-    const where = position ? ` at line ${position.line}, column ${position.col}` : '';
+    const where = position ? ` at line ${position.line}, column ${position.col} of its value` : '';
     super(
       `aws-auth data key "${key}" is broken${where}: ${problem}. The authenticator ignores every ` +
         `entry under "${key}" while it is broken, so eks-auth-sync will not write over it. Fix it by ` +
-        `hand (kubectl -n kube-system edit configmap aws-auth), then run again.`,
+        `hand (kubectl -n kube-system edit configmap aws-auth), then run again; or set ` +
+        `sync.repairBrokenAwsAuth: true to rewrite it from the entries that can be read (a dry run ` +
+        `lists what would be dropped).`,
     );
   }
 }
