@@ -1,0 +1,108 @@
+/**
+ * Generators for the property tests: each produces valid data and the hostile or broken data a
+ * bad hand edit, a careless pipeline or an attacker could put in a source.
+ */
+import fc from 'fast-check';
+import { stringify } from 'yaml';
+
+export const ACCOUNT = '111122223333';
+export const CLUSTER = 'prod';
+
+/** Strings meant to pass for privileged names, to break YAML, or to smuggle structure. */
+export const HOSTILE_NAMES = [
+  'system:masters', 'System:masters', 'SYSTEM:MASTERS', 'sYsTeM:masters', 'system:Masters',
+  '\u0455ystem:masters', // Cyrillic dze for s
+  'system\uff1amasters', // fullwidth colon
+  '\uff53ystem:masters', // fullwidth s
+  'system:masters\u200b', '\u200bsystem:masters', '\u00a0system:masters', ' system:masters', 'system:masters ',
+  'system:masters\n', 'sys\u0000tem:masters', 'system:masters\u202e', 'system:masters::developers',
+  'system:nodes', 'system:bootstrappers', 'system:node-proxier', 'system:authenticated', 'system:', 'system:node:ip-10-0-0-1',
+  'system:node:{{EC2PrivateDNSName}}', 'system:serviceaccount:kube-system:default',
+  '::', 'a::::b', '::system:masters', 'developers::', 'eks:addon-manager', 'aws:x', '{{SessionName}}', '{{AccountID}}', '{{Foo}}',
+  '- x', 'a: b', '&a', '*a', '!!binary', '#x', '[x]', '{x}', '"q"', "'q'", '|', '>', '%YAML', 'yes', 'null', '~', '0123', '1e3',
+  'x'.repeat(257), 'dev', 'developers', 'viewers', 'admin:{{SessionName}}',
+];
+
+export const hostileText = fc.oneof(
+  { weight: 3, arbitrary: fc.constantFrom(...HOSTILE_NAMES) },
+  { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 24 }) },
+  { weight: 1, arbitrary: fc.string({ unit: 'grapheme', maxLength: 12 }) },
+  { weight: 2, arbitrary: fc.stringMatching(/^[a-z][a-z0-9:_-]{0,15}$/) },
+);
+
+export const PARTITIONS = ['aws', 'aws-cn', 'aws-us-gov', 'aws-iso', 'aws-iso-b', 'aws-iso-e', 'aws-iso-f', 'aws-eusc'];
+const partition = fc.constantFrom(...PARTITIONS);
+const account = fc.oneof({ weight: 5, arbitrary: fc.constantFrom(ACCOUNT, '444455556666') }, { weight: 1, arbitrary: fc.stringMatching(/^\d{0,13}$/) });
+const iamPath = fc.constantFrom('/', '/', '/ops/', '/aws-reserved/sso.amazonaws.com/eu-west-1/', '//', '/a b/', '/ops');
+const iamName = fc.oneof({ weight: 4, arbitrary: fc.stringMatching(/^[A-Za-z0-9+=,.@_-]{1,12}$/) }, { weight: 1, arbitrary: hostileText });
+
+const MALFORMED_ARNS = [
+  `arn:aws:sts::${ACCOUNT}:assumed-role/Admin/session`, `arn:aws:iam::${ACCOUNT}:root`, `arn:aws:iam:eu-west-1:${ACCOUNT}:role/x`,
+  `ARN:AWS:IAM::${ACCOUNT}:ROLE/X`, `arn:aws:iam::${ACCOUNT}:role/`, `arn:aws:iam::${ACCOUNT}:group/x`, `arn::iam::${ACCOUNT}:role/x`,
+  `arn:aws:iam::${ACCOUNT}:role/x/`, `arn:aws:iam::${ACCOUNT}:role/x y`, `arn:aws:iam::${ACCOUNT}:role/${'n'.repeat(129)}`, '',
+];
+
+/** A role or user ARN of any partition, with or without a path, or a malformed one. */
+export function arn(kind: 'role' | 'user'): fc.Arbitrary<string> {
+  return fc.oneof(
+    { weight: 8, arbitrary: fc.tuple(partition, account, iamPath, iamName).map(([p, a, path, n]) => `arn:${p}:iam::${a}:${kind}${path}${n}`) },
+    { weight: 1, arbitrary: fc.constantFrom(...MALFORMED_ARNS) },
+    { weight: 1, arbitrary: hostileText },
+  );
+}
+
+const sane = fc.stringMatching(/^[a-z][a-z0-9-]{0,8}$/);
+const name = fc.oneof({ weight: 3, arbitrary: sane }, { weight: 1, arbitrary: hostileText });
+
+/** An item of a `{users, roles}` document: mostly well-formed, sometimes with wrong types or unknown fields. */
+function entry(kind: 'role' | 'user'): fc.Arbitrary<unknown> {
+  const field = kind === 'role' ? 'rolearn' : 'userarn';
+  const wellFormed = fc.record({ [field]: arn(kind), username: name, groups: fc.array(name, { maxLength: 3 }) });
+  return fc.oneof(
+    { weight: 6, arbitrary: wellFormed },
+    { weight: 1, arbitrary: fc.tuple(wellFormed, fc.dictionary(fc.constantFrom('userid', 'Groups', 'extra', 'sso'), fc.jsonValue({ maxDepth: 1 }), { maxKeys: 1 })).map(([e, x]) => ({ ...e, ...x })) },
+    { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 2 }) },
+  );
+}
+
+/** A `{users, roles}` mappings document as data (possibly of the wrong shape). */
+export const mappingsDoc: fc.Arbitrary<unknown> = fc.oneof(
+  { weight: 8, arbitrary: fc.record({ users: fc.array(entry('user'), { maxLength: 3 }), roles: fc.array(entry('role'), { maxLength: 3 }) }, { requiredKeys: [] }) },
+  { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 2 }) },
+);
+
+/** An alias bomb: each level refers to the previous one ten times. */
+export function aliasBomb(levels: number): string {
+  let text = 'a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n';
+  for (let i = 1; i <= levels; i++) text += `a${i}: &a${i} [${Array(10).fill(`*a${i - 1}`).join(', ')}]\n`;
+  return text;
+}
+
+/** Ways to damage a document's text. */
+export function damaged(text: string): fc.Arbitrary<string> {
+  return fc.oneof(
+    fc.nat(text.length).map((i) => text.slice(0, i)),
+    fc.tuple(fc.nat(text.length), fc.constantFrom('\t', ':', '- ', '[', '{', '"', "'", '&x ', '*x ', '!!binary ', '\u0000', '\ufeff', '\n  ', '---\n', '<<: *x\n')).map(([i, s]) => text.slice(0, i) + s + text.slice(i)),
+    fc.constantFrom(`${text}\n${text}`, `${text}${aliasBomb(6)}`, '['.repeat(1000), '{a: '.repeat(1000), `x: "${'y'.repeat(20_000)}"`),
+  );
+}
+
+/** A document as text: YAML, JSON, or damaged YAML, or random bytes. */
+export function asText(doc: unknown): fc.Arbitrary<string> {
+  const yaml = stringify(doc ?? null);
+  return fc.oneof(
+    { weight: 4, arbitrary: fc.constant(yaml) },
+    { weight: 2, arbitrary: fc.constant(JSON.stringify(doc) ?? 'null') },
+    { weight: 2, arbitrary: damaged(yaml) },
+    { weight: 1, arbitrary: fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b).toString('utf8')) },
+  );
+}
+
+/** An SSM parameter value: base64 of a document (the original's format), plain text, invalid base64, base64 of junk. */
+export const ssmValue: fc.Arbitrary<string> = mappingsDoc.chain((doc) => fc.oneof(
+  asText(doc).map((t) => Buffer.from(t).toString('base64')),
+  asText(doc).map((t) => Buffer.from(t).toString('base64').replace(/(.{10})/g, '$1\n')),
+  asText(doc),
+  fc.constantFrom('====', 'YWJj=', 'not base64!', 'QUJD', Buffer.from([0xff, 0xfe, 0x00]).toString('base64')),
+  fc.uint8Array({ maxLength: 48 }).map((b) => Buffer.from(b).toString('base64')),
+));

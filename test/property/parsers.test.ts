@@ -1,0 +1,128 @@
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseConfig, parseMappingsDocument } from '../../lambda/config.js';
+import { ConfigError, EksAuthSyncError } from '../../lambda/errors.js';
+import { renderMappingsYaml, roleArnProblem, userArnProblem, validateGroups, validateUsername } from '../../lambda/mappings.js';
+import { runScanners } from '../../lambda/scanners/index.js';
+import { decodeBase64 } from '../../lambda/scanners/ssm.js';
+import { configWith, deps } from '../scanners/helpers.js';
+import { ACCOUNT, aliasBomb, asText, hostileText, mappingsDoc, ssmValue } from './arbitraries.js';
+
+/** What a parser did: its value, or the class and message of what it threw. */
+function outcome<T>(f: () => T): { value: T } | { error: unknown } {
+  try {
+    return { value: f() };
+  } catch (error) {
+    return { error };
+  }
+}
+
+const scannerDoc = fc.oneof(
+  fc.record({ type: fc.constant('static'), static: mappingsDoc }),
+  fc.record({ type: fc.constant('file'), file: fc.record({ path: fc.oneof(fc.constant('m.yaml'), hostileText) }) }),
+  fc.record({ type: fc.constant('ssm'), ssm: fc.record({ path: fc.oneof(fc.constant('/eks/prod/auth'), hostileText) }) }),
+  fc.record({ type: fc.constant('iam'), iam: fc.record({ allowSystemGroups: fc.array(hostileText, { maxLength: 2 }), groupSeparator: fc.constantFrom('::', ',', '') }, { requiredKeys: [] }) }),
+  fc.jsonValue({ maxDepth: 2 }),
+);
+const configDoc = fc.record({
+  cluster: fc.oneof({ weight: 4, arbitrary: fc.constant({ name: 'prod', region: 'eu-west-1', accountID: ACCOUNT }) }, { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 2 }) }),
+  sync: fc.record({
+    mode: fc.constantFrom('merge', 'replace', 'Merge'),
+    maxRemovals: fc.oneof(fc.nat(30), fc.constant(-1), fc.constant('5'), fc.constant(1.5)),
+    repairBrokenAwsAuth: fc.oneof(fc.boolean(), fc.constant('yes')),
+  }, { requiredKeys: [] }),
+  scanners: fc.array(scannerDoc, { maxLength: 3 }),
+  kubernetes: fc.constant({}),
+}, { requiredKeys: ['cluster', 'scanners'] });
+
+describe('parsing a config (properties)', () => {
+  it('returns a config or throws one ConfigError naming where, the same each time, for any text', () => {
+    fc.assert(
+      fc.property(configDoc.chain(asText), (text) => {
+        const first = outcome(() => parseConfig(text, 'config.yaml'));
+        if ('error' in first) {
+          expect(first.error).toBeInstanceOf(ConfigError);
+          expect((first.error as Error).message).toMatch(/^config\.yaml: \S/);
+        }
+        expect(outcome(() => parseConfig(text, 'config.yaml'))).toEqual(first);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it.each([
+    ['an alias bomb', aliasBomb(8), /Excessive alias count/],
+    ['a duplicate key', 'cluster: {name: a}\ncluster: {name: b}\nscanners: []\n', /Map keys must be unique/],
+    ['3,000 nested lists', '['.repeat(3000) + ']'.repeat(3000), /not valid YAML or JSON/],
+    ['2,000 nested mappings', '{a: '.repeat(2000) + '1' + '}'.repeat(2000), /not valid YAML or JSON/],
+    ['random bytes', '\u0000\u0001\ufffd\ud800', /expected object/],
+    ['a JS function tag', '!!js/function "function () {}"', /expected object/],
+  ])('refuses %s with a ConfigError', (_, text, message) => {
+    expect(() => parseConfig(text, 'c.yaml')).toThrow(ConfigError);
+    expect(() => parseConfig(text, 'c.yaml')).toThrow(message);
+  });
+});
+
+describe('parsing a mappings document (properties)', () => {
+  it('accepts only entries every validator accepts, and renders them so they read back the same', () => {
+    fc.assert(
+      fc.property(mappingsDoc.chain(asText), (text) => {
+        const read = outcome(() => parseMappingsDocument(text, 'm.yaml'));
+        if ('error' in read) {
+          expect(read.error).toBeInstanceOf(ConfigError);
+          return;
+        }
+        const doc = read.value;
+        for (const e of [...doc.roles, ...doc.users]) {
+          expect(validateUsername(e.username)).toBeUndefined();
+          expect(validateGroups(e.groups)).toBeUndefined();
+        }
+        for (const r of doc.roles) expect(roleArnProblem(r.rolearn)).toBeUndefined();
+        for (const u of doc.users) expect(userArnProblem(u.userarn)).toBeUndefined();
+        const again = parseMappingsDocument(renderMappingsYaml(doc), 'rendered');
+        const key = (e: { username: string; groups: string[] }, arn: string) => JSON.stringify([arn.toLowerCase(), e.username, e.groups]);
+        expect(again.roles.map((r) => key(r, r.rolearn)).sort()).toEqual(doc.roles.map((r) => key(r, r.rolearn)).sort());
+        expect(again.users.map((u) => key(u, u.userarn)).sort()).toEqual(doc.users.map((u) => key(u, u.userarn)).sort());
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
+
+describe('SSM parameter values (properties)', () => {
+  const ssm = mockClient(SSMClient);
+  afterAll(() => ssm.restore());
+  const config = configWith('  - type: ssm\n    ssm: {path: /eks/prod/auth}\n');
+
+  it('decodes base64 only when it is strict base64 of UTF-8 text', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+        const buffer = Buffer.from(bytes);
+        const utf8 = buffer.toString('utf8');
+        const isText = Buffer.from(utf8, 'utf8').equals(buffer);
+        expect(decodeBase64(buffer.toString('base64'))).toBe(bytes.length > 0 && isText ? utf8 : undefined);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('yields valid mappings or fails the scanner with one error naming the parameter, for any value', async () => {
+    await fc.assert(
+      fc.asyncProperty(ssmValue, async (value) => {
+        ssm.reset();
+        ssm.on(GetParameterCommand).resolves({ Parameter: { Name: '/eks/prod/auth', Value: value } });
+        try {
+          const d = await runScanners(config, deps(config));
+          for (const r of d.mappings.roles) expect(roleArnProblem(r.rolearn)).toBeUndefined();
+          for (const u of d.mappings.users) expect(validateUsername(u.username)).toBeUndefined();
+        } catch (e) {
+          expect(e).toBeInstanceOf(EksAuthSyncError);
+          expect((e as Error).message).toMatch(/^scanner "ssm\[0\]": SSM parameter \/eks\/prod\/auth/);
+        }
+      }),
+      { numRuns: 120 },
+    );
+  });
+});
