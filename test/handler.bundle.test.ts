@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { parseConfig } from '../lambda/config.js';
 import { buildBundle, invokeBundle, type Bundle, type Invocation } from './support/bundle.js';
+import { SCHEDULED_EVENT } from './support/events.js';
 import { startEnvironment, type Environment } from './support/environment.js';
 import { awsAuthConfigMap } from './support/kube-standin.js';
 
@@ -66,17 +67,6 @@ describe('the deployed bundle', () => {
   });
 });
 
-const scheduledEvent = {
-  version: '0',
-  id: '53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa',
-  'detail-type': 'Scheduled Event',
-  source: 'aws.events',
-  account: '111122223333',
-  time: '2026-03-04T05:00:00Z',
-  region: 'eu-west-1',
-  resources: ['arn:aws:events:eu-west-1:111122223333:rule/eks-auth-sync'],
-  detail: {},
-};
 
 /** The static scanner's role; the shipped file adds one role and one user. */
 const BREAK_GLASS = 'arn:aws:iam::111122223333:role/BreakGlassAdmin';
@@ -125,13 +115,13 @@ describe('the deployed bundle, invoked', () => {
   });
 
   test('a scheduled event commits, and the next one finds nothing to change', async () => {
-    const first = await invoke(scheduledEvent);
+    const first = await invoke(SCHEDULED_EVENT);
     expect(first.result).toMatchObject({ dryRun: false, committed: true });
     expect(world.kube.writes).toBe(1);
     expect(mapRoles()).toContain(BREAK_GLASS);
     expect(mapRoles()).toContain('eks-managed-nodegroup-NodeInstanceRole');
 
-    const second = await invoke(scheduledEvent);
+    const second = await invoke(SCHEDULED_EVENT);
     expect(second.result).toMatchObject({ committed: false, change: { added: [], removed: [], changed: [] } });
     expect(world.kube.writes).toBe(1);
   });
@@ -143,7 +133,7 @@ describe('the deployed bundle, invoked', () => {
   });
 
   test('DRY_RUN_ONLY=true keeps a scheduled event from writing', async () => {
-    const run = await invoke(scheduledEvent, { DRY_RUN_ONLY: 'true' });
+    const run = await invoke(SCHEDULED_EVENT, { DRY_RUN_ONLY: 'true' });
     expect(run.result).toMatchObject({ dryRun: true, committed: false });
     expect(world.kube.writes).toBe(0);
   });
@@ -169,7 +159,7 @@ describe('the deployed bundle, invoked', () => {
     await world.close();
     const broken = awsAuthConfigMap({ mapRoles: '- rolearn: [unclosed\n' });
     world = await startEnvironment({ awsAuth: broken, kube: { admins: ['arn:aws:iam::111122223333:role/eks-auth-sync'] } });
-    const run = await invoke(scheduledEvent);
+    const run = await invoke(SCHEDULED_EVENT);
     expect(run.error?.name).toBe('BrokenAwsAuthError');
     expect(metrics(run)).toMatchObject({ Failures: 1, GuardRefusals: 1 });
     expect(world.kube.writes).toBe(0);
@@ -177,7 +167,7 @@ describe('the deployed bundle, invoked', () => {
   });
 
   test('one structured log entry carries the change, and no credential or token is ever printed', async () => {
-    const run = await invoke(scheduledEvent);
+    const run = await invoke(SCHEDULED_EVENT);
     expect(changeLog(run)).toHaveLength(1);
     expect(changeLog(run)[0]).toMatchObject({ level: 'INFO', message: 'aws-auth updated', cluster: 'demo', trigger: 'schedule' });
     expect(metrics(run)).toMatchObject({ EntriesAdded: 3, EntriesRemoved: 0, MappingsDesired: 3 });

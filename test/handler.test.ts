@@ -12,27 +12,17 @@ import { parseConfig } from '../lambda/config.js';
 import { EksAuthSyncError, GuardRefusalError, InvalidInvocationError } from '../lambda/errors.js';
 import { createHandler, DEADLINE_SAFETY_MARGIN_MS, parseInvocation } from '../lambda/handler.js';
 import type { RunOptions, SyncReport } from '../lambda/sync.js';
+import { SCHEDULED_EVENT } from './support/events.js';
 
-const scheduledEvent = {
-  version: '0',
-  id: '53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa',
-  'detail-type': 'Scheduled Event',
-  source: 'aws.events',
-  account: '111122223333',
-  time: '2026-03-04T05:00:00Z',
-  region: 'eu-west-1',
-  resources: ['arn:aws:events:eu-west-1:111122223333:rule/eks-auth-sync'],
-  detail: {},
-};
 
 describe('parseInvocation', () => {
   test.each([
-    ['a scheduled EventBridge event commits', scheduledEvent, false, { commit: true, trigger: 'schedule' }],
+    ['a scheduled EventBridge event commits', SCHEDULED_EVENT, false, { commit: true, trigger: 'schedule' }],
     ['an empty manual invoke is a dry run', {}, false, { commit: false, trigger: 'manual' }],
     ['an invoke without a payload is a dry run', null, false, { commit: false, trigger: 'manual' }],
     ['{"dryRun": true} is a dry run', { dryRun: true }, false, { commit: false, trigger: 'manual' }],
     ['{"dryRun": false} commits', { dryRun: false }, false, { commit: true, trigger: 'manual' }],
-    ['DRY_RUN_ONLY turns a scheduled run into a dry run', scheduledEvent, true, { commit: false, trigger: 'schedule' }],
+    ['DRY_RUN_ONLY turns a scheduled run into a dry run', SCHEDULED_EVENT, true, { commit: false, trigger: 'schedule' }],
     ['DRY_RUN_ONLY turns {"dryRun": false} into a dry run', { dryRun: false }, true, { commit: false, trigger: 'manual' }],
   ])('%s', (_name, event, dryRunOnly, expected) => {
     expect(parseInvocation(event, { dryRunOnly })).toEqual(expected);
@@ -141,7 +131,7 @@ describe('the handler', () => {
 
   test('a scheduled run commits, with a deadline ahead of the Lambda timeout, and returns the change', async () => {
     const { handler, run } = setup(() => Promise.resolve(report));
-    const response = await handler(scheduledEvent, lambdaContext(120_000));
+    const response = await handler(SCHEDULED_EVENT, lambdaContext(120_000));
     expect(run).toHaveBeenCalledWith({
       config,
       configDir: '/var/task',
@@ -166,13 +156,13 @@ describe('the handler', () => {
 
   test('DRY_RUN_ONLY=true keeps even a scheduled run from committing', async () => {
     const { handler, run } = setup(() => Promise.resolve(report), { DRY_RUN_ONLY: 'true' });
-    await handler(scheduledEvent, lambdaContext(60_000));
+    await handler(SCHEDULED_EVENT, lambdaContext(60_000));
     expect(run.mock.calls[0]?.[0].commit).toBe(false);
   });
 
   test('one log entry carries every added, removed and changed entry', async () => {
     const { handler, emitted } = setup(() => Promise.resolve(report));
-    await handler(scheduledEvent, lambdaContext(60_000));
+    await handler(SCHEDULED_EVENT, lambdaContext(60_000));
     const changeLogs = emitted.logs.filter((log) => log['change'] !== undefined);
     expect(changeLogs).toHaveLength(1);
     expect(changeLogs[0]).toMatchObject({
@@ -187,7 +177,7 @@ describe('the handler', () => {
 
   test('metrics report desired mappings, each kind of change and the duration, per cluster', async () => {
     const { handler, emitted } = setup(() => Promise.resolve(report));
-    await handler(scheduledEvent, lambdaContext(60_000));
+    await handler(SCHEDULED_EVENT, lambdaContext(60_000));
     expect(emitted.metrics).toHaveLength(1);
     expect(emitted.metrics[0]?.['cluster']).toBe('prod');
     expect(JSON.stringify(emitted.metrics[0]?.['_aws'])).toContain('"Namespace":"EksAuthSync"');
@@ -211,7 +201,7 @@ describe('the handler', () => {
     class TooManyRemovalsError extends GuardRefusalError {}
     const refusal = new TooManyRemovalsError('would remove 30 entries, more than sync.maxRemovals (20)');
     const { handler, emitted } = setup(() => Promise.reject(refusal));
-    await expect(handler(scheduledEvent, lambdaContext(60_000))).rejects.toBe(refusal);
+    await expect(handler(SCHEDULED_EVENT, lambdaContext(60_000))).rejects.toBe(refusal);
     expect(metricValues(emitted)).toEqual({ Failures: 1, GuardRefusals: 1, DurationMs: 250 });
     expect(emitted.logs.filter((log) => log['level'] === 'ERROR')).toEqual([
       expect.objectContaining({ message: 'sync failed', error: expect.objectContaining({ message: refusal.message }) }),
@@ -221,7 +211,7 @@ describe('the handler', () => {
   test('any other failure fails the invocation and is counted as a failure only', async () => {
     const failure = new EksAuthSyncError('scanner ssm[0]: parameter /eks/prod/auth not found');
     const { handler, emitted } = setup(() => Promise.reject(failure));
-    await expect(handler(scheduledEvent, lambdaContext(60_000))).rejects.toBe(failure);
+    await expect(handler(SCHEDULED_EVENT, lambdaContext(60_000))).rejects.toBe(failure);
     expect(metricValues(emitted)).toEqual({ Failures: 1, DurationMs: 250 });
   });
 
