@@ -106,3 +106,48 @@ export const ssmValue: fc.Arbitrary<string> = mappingsDoc.chain((doc) => fc.oneo
   fc.constantFrom('====', 'YWJj=', 'not base64!', 'QUJD', Buffer.from([0xff, 0xfe, 0x00]).toString('base64')),
   fc.uint8Array({ maxLength: 48 }).map((b) => Buffer.from(b).toString('base64')),
 ));
+
+/** An IAM tag under the scheme's prefix for this cluster, or a near miss (other cluster, other case). */
+export function iamTags(separator: string): fc.Arbitrary<{ Key: string; Value: string }[]> {
+  const prefix = fc.oneof(
+    { weight: 6, arbitrary: fc.constant(`eks/${ACCOUNT}/${CLUSTER}/`) },
+    { weight: 1, arbitrary: fc.constantFrom(`EKS/${ACCOUNT}/${CLUSTER}/`, `eks/${ACCOUNT}/Prod/`, `eks/444455556666/${CLUSTER}/`, `eks/${ACCOUNT}/${CLUSTER}//`, `eks/${ACCOUNT}/${CLUSTER}`) },
+  );
+  const groups = fc.array(hostileText, { maxLength: 4 }).map((g) => g.join(separator));
+  const tag = fc.oneof(
+    fc.tuple(prefix, fc.constant('username'), hostileText),
+    fc.tuple(prefix, fc.constant('groups'), fc.oneof(groups, hostileText)),
+    fc.tuple(prefix, fc.constant('type'), fc.constantFrom('node', 'fargateNode', 'user', 'Node', 'admin', '')),
+  ).map(([p, k, v]) => ({ Key: `${p}${k}`, Value: v }));
+  return fc.array(tag, { maxLength: 4 });
+}
+
+/** Users and roles as GetAccountAuthorizationDetails returns them, with hostile tags. */
+export function iamIdentities(separator: string) {
+  const identity = (kind: 'role' | 'user') => fc.record({
+    name: fc.stringMatching(/^[A-Za-z0-9+=,.@_-]{1,10}$/),
+    path: fc.constantFrom('/', '/ops/', '/aws-reserved/sso.amazonaws.com/'),
+    partition: fc.constantFrom(...PARTITIONS),
+    tags: iamTags(separator),
+  }).map(({ name, path, partition, tags }) => ({ kind, name, path, arn: `arn:${partition}:iam::${ACCOUNT}:${kind}${path}${name}`, tags }));
+  return fc.record({ roles: fc.array(identity('role'), { maxLength: 4 }), users: fc.array(identity('user'), { maxLength: 3 }) });
+}
+
+/** A live aws-auth `data`: readable lists (foreign fields, SSO items, duplicates), broken YAML, wrong types. */
+export const liveData: fc.Arbitrary<Record<string, string>> = (() => {
+  const item = (kind: 'role' | 'user') => fc.oneof(
+    { weight: 5, arbitrary: entry(kind) },
+    { weight: 1, arbitrary: fc.constant({ sso: { permissionSetName: 'Admin', accountID: ACCOUNT }, username: 'sso-admin', groups: ['system:masters'] }) },
+    { weight: 1, arbitrary: fc.constant({ rolearn: `arn:aws:iam::${ACCOUNT}:role/node`, username: 'system:node:{{EC2PrivateDNSName}}', groups: ['system:bootstrappers', 'system:nodes'], note: 12345678901234567890n }) },
+  );
+  const list = (kind: 'role' | 'user') => fc.array(item(kind), { maxLength: 4 }).chain((items) => {
+    const yaml = stringify(items, { version: '1.1' });
+    return fc.oneof(
+      { weight: 6, arbitrary: fc.constant(yaml) },
+      { weight: 1, arbitrary: fc.constant(JSON.stringify(items, (_, v: unknown) => (typeof v === 'bigint' ? Number(v) : v))) },
+      { weight: 2, arbitrary: damaged(yaml) },
+      { weight: 1, arbitrary: fc.constantFrom('', '# empty\n', 'rolearn: x\n', 'oops', '42', '[]', aliasBomb(5)) },
+    );
+  });
+  return fc.record({ mapRoles: list('role'), mapUsers: list('user'), mapAccounts: fc.constantFrom('', `- "${ACCOUNT}"\n`, ': [') }, { requiredKeys: [] });
+})();
