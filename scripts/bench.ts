@@ -1,0 +1,258 @@
+/**
+ * `npm run bench`: the project's speed and size figures, measured side by side in one run.
+ *
+ * Every sync runs the deployed Lambda bundle (built through the CDK construct) in a fresh node
+ * process, as a manual dry-run invoke, against the stand-ins with 30 ms latency on every AWS
+ * call and IAM limited to 20 requests per second. The original tool's algorithm runs in this
+ * process against the same stand-ins. Runs that would take minutes are measured at 700
+ * identities and scaled linearly, and labelled so. Exits 1 when a sync fails or a target is missed.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { HandlerResponse } from '../lambda/handler.js';
+import { generateDataset } from '../test/support/aws-standins/index.js';
+import { buildBundle, invokeBundle, type Bundle } from '../test/support/bundle.js';
+import { startEnvironment, type Environment } from '../test/support/environment.js';
+import { originalIamScan } from './original-algorithm.js';
+
+const LATENCY_MS = 30;
+const IAM_REQUESTS_PER_SECOND = 20;
+const SIZES = [
+  { roles: 500, users: 200 },
+  { roles: 5_000, users: 2_000 },
+] as const;
+const COLD_START_RUNS = 9;
+/** A hard stop, so a stuck run never outlives a CI job. */
+const WATCHDOG_MS = 10 * 60_000;
+
+const TARGET = { calls: 20, wallMs: 3_000, speedup: 50, bundleKb: 650, coldStartMs: 60, peakMb: 128 };
+
+type Mode = 'bulk' | 'perIdentity';
+
+interface SyncRun {
+  calls: number;
+  byAction: string;
+  wallMs: number;
+  mappings: number;
+  peakRssMb: number;
+}
+
+/**
+ * Preloaded into each sync's process: writes its peak resident memory in KB when it exits. On
+ * Linux that is VmHWM: `resourceUsage().maxRSS` would also count the memory of the (large)
+ * process it was forked from, because Linux carries the high-water mark across exec.
+ */
+const PEAK_MEMORY_REPORTER = `
+process.on('exit', () => {
+  const fs = require('node:fs');
+  const kb = Number(/VmHWM:\\s*(\\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1]);
+  fs.writeFileSync(process.env.BENCH_USAGE_FILE, JSON.stringify({ peakKb: kb }));
+});
+`;
+
+const print = (line = ''): void => void process.stdout.write(`${line}\n`);
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? Number.NaN;
+};
+const fmtInt = (n: number): string => Math.round(n).toLocaleString('en-US');
+const fmtS = (ms: number): string => (ms >= 10_000 ? `${(ms / 1000).toFixed(0)} s` : `${(ms / 1000).toFixed(2)} s`);
+const verdict = (pass: boolean): string => (pass ? 'PASS' : 'MISS');
+
+/** A bench step that did not work; the figures would be meaningless. */
+class BenchRunError extends Error {
+  override name = 'BenchRunError';
+}
+
+function benchConfig(mode: Mode): Record<string, unknown> {
+  return {
+    cluster: { name: 'bench', region: 'eu-west-1' },
+    scanners: [{ type: 'iam', name: 'iam-tags', iam: { mode } }],
+  };
+}
+
+function callSummary(world: Environment): { calls: number; byAction: string } {
+  const parts: string[] = [];
+  for (const [service, actions] of Object.entries(world.aws.calls())) {
+    for (const [action, n] of Object.entries(actions)) parts.push(`${service}:${action} ${n}`);
+  }
+  const throttled = Object.values(world.aws.iam.throttled()).reduce((a, b) => a + b, 0);
+  if (throttled > 0) parts.push(`(${throttled} of them throttled)`);
+  return { calls: world.aws.totalCalls(), byAction: parts.join(', ') };
+}
+
+/**
+ * One manual dry-run invoke of the bundle in a fresh process. The wall time is the handler's
+ * own `DurationMs` metric (the invoke, not the process start); peak memory is the process's
+ * peak resident memory, reported by a preloaded module when the process exits.
+ */
+async function runBundle(bundle: Bundle, world: Environment, scratch: string): Promise<SyncRun> {
+  const usageFile = join(scratch, 'usage.json');
+  rmSync(usageFile, { force: true });
+  world.aws.reset();
+  const outcome = await invokeBundle(bundle, { dryRun: true }, {
+    env: {
+      ...world.env(),
+      NODE_OPTIONS: `${bundle.environment['NODE_OPTIONS'] ?? ''} --require ${join(scratch, 'usage.cjs')}`,
+      BENCH_USAGE_FILE: usageFile,
+    },
+  });
+  if (outcome.error) throw new BenchRunError(`the dry run failed: ${outcome.error.name}: ${outcome.error.message}`);
+  const response = outcome.result as HandlerResponse;
+  const metric = outcome.lines.find((l) => typeof l['DurationMs'] === 'number');
+  if (!metric) throw new BenchRunError('the handler published no DurationMs metric');
+  const usage = JSON.parse(readFileSync(usageFile, 'utf8')) as { peakKb: number };
+  return {
+    ...callSummary(world),
+    wallMs: metric['DurationMs'] as number,
+    mappings: response.desired.roles + response.desired.users,
+    peakRssMb: usage.peakKb / 1024,
+  };
+}
+
+async function runOriginal(world: Environment): Promise<{ calls: number; byAction: string; wallMs: number; mappings: number }> {
+  world.aws.reset();
+  const started = performance.now();
+  const found = await originalIamScan({ iam: world.aws.clientConfig('iam'), sts: world.aws.clientConfig('sts') }, world.clusterName);
+  const wallMs = performance.now() - started;
+  return { ...callSummary(world), wallMs, mappings: found.roles + found.users };
+}
+
+/**
+ * Median time to start node and import the bundle, against bare `node -e ''`, interleaved. The
+ * bundle is imported with the function's environment (its NODE_OPTIONS enable source maps) and,
+ * to show what that costs, without NODE_OPTIONS.
+ */
+function coldStart(bundle: Bundle): { bareMs: number; deployedMs: number; noSourceMapsMs: number } {
+  const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'], AWS_REGION: 'eu-west-1', AWS_LAMBDA_FUNCTION_NAME: 'eks-auth-sync', ...bundle.environment };
+  const envWithoutOptions = { ...env, NODE_OPTIONS: '' };
+  const importer = ['--input-type=module', '-e', `await import(${JSON.stringify(pathToFileURL(bundle.entry).href)});`];
+  const time = (args: string[], withEnv: NodeJS.ProcessEnv): number => {
+    const started = performance.now();
+    const run = spawnSync(process.execPath, args, { env: withEnv, cwd: bundle.dir, stdio: 'ignore' });
+    if (run.status !== 0) throw new BenchRunError(`node ${args.join(' ')} exited with ${run.status}`);
+    return performance.now() - started;
+  };
+  const bare: number[] = [];
+  const deployed: number[] = [];
+  const noSourceMaps: number[] = [];
+  for (let i = 0; i < COLD_START_RUNS; i++) {
+    bare.push(time(['-e', ''], envWithoutOptions));
+    deployed.push(time(importer, env));
+    noSourceMaps.push(time(importer, envWithoutOptions));
+  }
+  return { bareMs: median(bare), deployedMs: median(deployed), noSourceMapsMs: median(noSourceMaps) };
+}
+
+interface Row {
+  figure: string;
+  small: string;
+  full: string;
+  target: string;
+  result: string;
+}
+
+async function main(): Promise<boolean> {
+  const benchStarted = performance.now();
+  print(`eks-auth-sync bench: node ${process.version}, ${LATENCY_MS} ms latency per AWS call, IAM limited to ${IAM_REQUESTS_PER_SECOND} requests/s`);
+  print(`Machine: ${availableParallelism()} CPUs, load average ${loadavg()[0]?.toFixed(1)} at the start`);
+  const scratch = mkdtempSync(join(tmpdir(), 'eks-auth-sync-bench-'));
+  writeFileSync(join(scratch, 'usage.cjs'), PEAK_MEMORY_REPORTER);
+  const bundles: Partial<Record<Mode, Bundle>> = {};
+  try {
+    print('Building the deployed bundle (bulk and perIdentity configs)...');
+    bundles.bulk = buildBundle({ config: benchConfig('bulk') });
+    bundles.perIdentity = buildBundle({ config: benchConfig('perIdentity') });
+
+    const results: { bulk: SyncRun[]; perIdentity?: SyncRun; original?: Awaited<ReturnType<typeof runOriginal>> } = { bulk: [] };
+    const summaries: string[] = [];
+    for (const size of SIZES) {
+      const dataset = generateDataset({ ...size, seed: 1 });
+      const n = size.roles + size.users;
+      const s = dataset.summary;
+      summaries.push(`${fmtInt(n)} identities: ${s.taggedRoles + s.taggedUsers} tagged for the cluster (${s.invalidTagged} with values to refuse), ` +
+        `${s.ssoRoles} Identity Center roles, ${s.withPath} with a path`);
+      const world = await startEnvironment({
+        aws: { dataset, all: { latencyMs: LATENCY_MS }, iam: { rateLimit: { requestsPerSecond: IAM_REQUESTS_PER_SECOND } } },
+      });
+      try {
+        print(`${fmtInt(n)} identities: bulk mode...`);
+        results.bulk.push(await runBundle(bundles.bulk, world, scratch));
+        if (n <= 1_000) {
+          print(`${fmtInt(n)} identities: perIdentity mode...`);
+          results.perIdentity = await runBundle(bundles.perIdentity, world, scratch);
+          print(`${fmtInt(n)} identities: the original algorithm...`);
+          results.original = await runOriginal(world);
+        }
+      } finally {
+        await world.close();
+      }
+    }
+    const [small, full] = results.bulk;
+    const { perIdentity, original } = results;
+    if (!small || !full || !perIdentity || !original) throw new BenchRunError('a run is missing');
+    const scale = (SIZES[1].roles + SIZES[1].users) / (SIZES[0].roles + SIZES[0].users);
+    if (perIdentity.mappings !== small.mappings) {
+      throw new BenchRunError(`perIdentity mode found ${perIdentity.mappings} mappings, bulk mode ${small.mappings}`);
+    }
+
+    print('Cold start...');
+    const cold = coldStart(bundles.bulk);
+    const coldOver = cold.deployedMs - cold.bareMs;
+    const bundleKb = bundles.bulk.sizeBytes / 1024;
+    const speedupSmall = original.wallMs / small.wallMs;
+    const speedupFull = (original.wallMs * scale) / full.wallMs;
+
+    const rows: Row[] = [
+      { figure: 'Bulk mode: AWS calls', small: fmtInt(small.calls), full: fmtInt(full.calls), target: `≤ ${TARGET.calls} at 7,000`, result: verdict(full.calls <= TARGET.calls) },
+      { figure: 'Bulk mode: wall time', small: fmtS(small.wallMs), full: fmtS(full.wallMs), target: `< ${TARGET.wallMs / 1000} s at 7,000`, result: verdict(full.wallMs < TARGET.wallMs) },
+      { figure: 'perIdentity mode: AWS calls', small: fmtInt(perIdentity.calls), full: `${fmtInt(perIdentity.calls * scale)} (scaled)`, target: '', result: '' },
+      { figure: 'perIdentity mode: wall time', small: fmtS(perIdentity.wallMs), full: `${fmtS(perIdentity.wallMs * scale)} (scaled)`, target: '', result: '' },
+      { figure: 'Original algorithm: AWS calls', small: fmtInt(original.calls), full: `${fmtInt(original.calls * scale)} (scaled)`, target: '', result: '' },
+      { figure: 'Original algorithm: wall time', small: fmtS(original.wallMs), full: `${fmtS(original.wallMs * scale)} (scaled)`, target: '', result: '' },
+      { figure: 'Bulk mode vs original: speed-up', small: `${speedupSmall.toFixed(0)}×`, full: `${speedupFull.toFixed(0)}× (vs scaled)`, target: `≥ ${TARGET.speedup}×`, result: verdict(speedupSmall >= TARGET.speedup && speedupFull >= TARGET.speedup) },
+      { figure: 'Bundle size (index.mjs)', small: '', full: `${bundleKb.toFixed(0)} KB`, target: `≤ ${TARGET.bundleKb} KB`, result: verdict(bundleKb <= TARGET.bundleKb) },
+      { figure: 'Cold-start load over bare node', small: '', full: `${coldOver.toFixed(0)} ms (${cold.deployedMs.toFixed(0)} vs ${cold.bareMs.toFixed(0)} ms)`, target: `≤ ${TARGET.coldStartMs} ms`, result: verdict(coldOver <= TARGET.coldStartMs) },
+      { figure: 'Peak memory, bulk dry run (VmHWM)', small: `${small.peakRssMb.toFixed(0)} MB`, full: `${full.peakRssMb.toFixed(0)} MB`, target: `≤ ${TARGET.peakMb} MB at 7,000`, result: verdict(full.peakRssMb <= TARGET.peakMb) },
+    ];
+    print();
+    print('| Figure | 700 identities | 7,000 identities | Target | Result |');
+    print('|---|--:|--:|---|---|');
+    for (const r of rows) print(`| ${r.figure} | ${r.small} | ${r.full} | ${r.target} | ${r.result} |`);
+    print();
+    print('Datasets (generateDataset, seed 1):');
+    for (const line of summaries) print(`- ${line}`);
+    print(`Mappings found: bulk ${small.mappings} / ${full.mappings}, perIdentity ${perIdentity.mappings}, original ${original.mappings} (700; it has no refusal rules and drops Fargate roles)`);
+    print(`Cold start without NODE_OPTIONS=--enable-source-maps: ${(cold.noSourceMapsMs - cold.bareMs).toFixed(0)} ms over bare node.`);
+    print('AWS calls per action:');
+    print(`- bulk, 700: ${small.byAction}`);
+    print(`- bulk, 7,000: ${full.byAction}`);
+    print(`- perIdentity, 700: ${perIdentity.byAction}`);
+    print(`- original, 700: ${original.byAction}`);
+    print(`Syncs: the deployed bundle, a manual {"dryRun": true} invoke in a fresh node process each; wall time is the handler's DurationMs metric. ` +
+      `Cold start: median of ${COLD_START_RUNS} interleaved runs of \`node -e ''\` and \`node --input-type=module -e "await import(bundle)"\`. ` +
+      `Scaled: the 700-identity figure × ${scale}. Bench took ${fmtS(performance.now() - benchStarted)}; load average ${loadavg()[0]?.toFixed(1)} at the end.`);
+    return rows.every((r) => r.result !== 'MISS');
+  } finally {
+    bundles.bulk?.dispose();
+    bundles.perIdentity?.dispose();
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+const watchdog = setTimeout(() => {
+  process.stderr.write(`BENCH FAILED: still running after ${WATCHDOG_MS / 60_000} minutes\n`);
+  process.exit(2);
+}, WATCHDOG_MS);
+watchdog.unref();
+try {
+  const allMet = await main();
+  if (!allMet) print('\nAt least one target was missed (MISS above).');
+  process.exitCode = allMet ? 0 : 1;
+} catch (error) {
+  process.stderr.write(`\nBENCH FAILED: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}\n`);
+  process.exitCode = 1;
+}
