@@ -131,5 +131,9 @@ function describeError(err: unknown, name: string, region: string): unknown {
         'refresh them (e.g. `aws sso login`, or check the role the Lambda runs as) and retry.',
     );
   }
-  return err;
+  // Throttling and 5xx errors that outlasted the SDK's retries: the bare SDK message would not say which call failed.
+  return new EksAuthSyncError(
+    `DescribeCluster for EKS cluster "${name}" in ${region} failed (${err.name}: ${err.message}); run again later, and report it if it persists.`,
+    { cause: err },
+  );
 }

@@ -45,7 +45,9 @@ export async function callerIdentity(
           'refresh them (e.g. `aws sso login`, or check the role the Lambda runs as) and retry.',
       );
     }
-    throw err;
+    // Throttling and 5xx errors that outlasted the SDK's retries: the bare SDK message would not say which call failed.
+    const detail = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    throw new EksAuthSyncError(`sts:GetCallerIdentity (who eks-auth-sync is, for the self-lockout guard) failed (${detail}); run again later, and report it if it persists.`, { cause: err });
   }
   const { Arn: arn, Account: account } = response;
   if (!arn || !account) {
