@@ -109,7 +109,7 @@ export function createHandler(deps: HandlerDeps): LambdaHandler {
       metrics.addMetric('EntriesAdded', MetricUnit.Count, report.change?.added.length ?? 0);
       metrics.addMetric('EntriesRemoved', MetricUnit.Count, report.change?.removed.length ?? 0);
       metrics.addMetric('EntriesChanged', MetricUnit.Count, report.change?.changed.length ?? 0);
-      logger.info(report.committed ? 'aws-auth updated' : 'aws-auth change planned', { ...response });
+      logger.info(summary(report), { ...response });
       return response;
     } catch (error) {
       metrics.addMetric('Failures', MetricUnit.Count, 1);
@@ -124,25 +124,34 @@ export function createHandler(deps: HandlerDeps): LambdaHandler {
   };
 }
 
+function summary(report: SyncReport): string {
+  if (report.committed) return 'aws-auth updated';
+  if (report.dryRun) return 'dry run: aws-auth change planned';
+  return 'aws-auth already in step';
+}
+
 /**
  * The deployed config sits next to this file in the asset (see infra/eks-auth-sync.ts), so it
  * is read from disk once per container, never from an environment variable (4 KB limit).
  */
 function configLoaderFromAsset(env: NodeJS.ProcessEnv): () => Promise<{ config: Config; configDir: string }> {
   let loaded: Promise<{ config: Config; configDir: string }> | undefined;
+  const load = async () => {
+    const path = resolve(dirname(fileURLToPath(import.meta.url)), env['CONFIG_PATH'] ?? 'config.json');
+    const { config, baseDir } = await loadConfig(path);
+    return { config, configDir: baseDir };
+  };
   return () => {
-    loaded ??= (async () => {
-      const path = resolve(dirname(fileURLToPath(import.meta.url)), env['CONFIG_PATH'] ?? 'config.json');
-      const { config, baseDir } = await loadConfig(path);
-      return { config, configDir: baseDir };
-    })();
-    loaded.catch(() => {
-      loaded = undefined;
-    });
+    if (!loaded) {
+      loaded = load();
+      // A failed load is retried on the next invoke rather than cached for the container's life.
+      loaded.catch(() => {
+        loaded = undefined;
+      });
+    }
     return loaded;
   };
 }
-
 
 /** The Lambda entry point. */
 export const handler: LambdaHandler = createHandler({

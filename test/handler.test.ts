@@ -175,6 +175,16 @@ describe('the handler', () => {
     });
   });
 
+  test.each([
+    ['a commit', { committed: true, dryRun: false }, 'aws-auth updated'],
+    ['a dry run', { committed: false, dryRun: true }, 'dry run: aws-auth change planned'],
+    ['a scheduled run with nothing to change', { committed: false, dryRun: false }, 'aws-auth already in step'],
+  ])('the change log entry of %s says what happened', async (_name, outcome, message) => {
+    const { handler, emitted } = setup(() => Promise.resolve({ ...report, ...outcome }));
+    await handler(SCHEDULED_EVENT, lambdaContext(60_000));
+    expect(emitted.logs.find((log) => log['change'] !== undefined)?.['message']).toBe(message);
+  });
+
   test('metrics report desired mappings, each kind of change and the duration, per cluster', async () => {
     const { handler, emitted } = setup(() => Promise.resolve(report));
     await handler(SCHEDULED_EVENT, lambdaContext(60_000));
