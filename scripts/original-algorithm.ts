@@ -55,7 +55,7 @@ export async function originalIamScan(
       const page = await iam.send(new ListRolesCommand({ Marker: marker }));
       for (const role of page.Roles ?? []) {
         const tags = await ownTags((m) => iam.send(new ListRoleTagsCommand({ RoleName: role.RoleName, Marker: m })), prefix);
-        if (tags.get(`${prefix}/type`) === 'node' || tags.get(`${prefix}/username`)) roles++;
+        if (roleIsMapped(tags.get(`${prefix}/type`) ?? '', tags.get(`${prefix}/username`) ?? '')) roles++;
       }
       marker = page.IsTruncated ? page.Marker : undefined;
     } while (marker);
@@ -64,6 +64,12 @@ export async function originalIamScan(
     iam.destroy();
     sts.destroy();
   }
+}
+
+/** As createRoleMappingFromTags: `node` maps; any type but empty or `user` (even fargateNode) is dropped. */
+function roleIsMapped(type: string, username: string): boolean {
+  if (type === 'node') return true;
+  return (type === '' || type === 'user') && username !== '';
 }
 
 /** One identity's tags under the cluster's prefix, following the tag list's own pages. */
