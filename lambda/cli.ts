@@ -7,10 +7,14 @@ import { realpathSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { STSClient } from '@aws-sdk/client-sts';
+import type { AwsCredentialIdentity } from '@smithy/types';
+import type { PlannedEntry } from './awsauth.js';
+import { execCredential, presignToken } from './cluster/token.js';
 import { loadConfig } from './config.js';
 import { EksAuthSyncError } from './errors.js';
 import { renderMappingsYaml, type Warning } from './mappings.js';
-import { desiredState, scanDeps } from './sync.js';
+import { runSync, type SyncReport } from './sync.js';
 
 /** Where the CLI reads and writes; `process` in real use, buffers in tests. */
 export interface CliIo {
@@ -29,39 +33,63 @@ Keeps the EKS aws-auth ConfigMap in step with IAM tags, SSM parameters, files an
 
 Commands:
   sync --config FILE   Scan every source in the config and print the mappings aws-auth
-                       should hold, as YAML with top-level "users" and "roles" (a dry run:
-                       nothing is written to the cluster).
+                       should hold, as YAML with top-level "users" and "roles". Then reach
+                       the cluster (DescribeCluster, an EKS token, aws-auth over HTTPS) and
+                       show what a commit would change. A dry run: nothing is written
+                       unless --commit is given.
+  token --cluster-name NAME [--region REGION]
+                       Print the ExecCredential JSON that "aws eks get-token" prints: a
+                       kubectl exec credential plugin.
 
-Options:
+Options for sync:
   -c, --config FILE    The config file, YAML or JSON; "-" reads it from stdin. Relative
                        paths in it (file scanners) resolve against its directory (the
                        working directory for stdin).
+      --commit         Write the change to aws-auth (merge by default: entries eks-auth-sync
+                       did not write are kept). Safety guards refuse the write, leaving
+                       aws-auth untouched, when the sources are empty, when the change would
+                       remove or alter the mapping of the identity running the tool, when it
+                       removes more than sync.maxRemovals entries, when the result is over
+                       1 MiB, or when aws-auth is unreadable.
+      --offline        Only print the desired mappings; do not contact the cluster.
   -h, --help           Show this help.
 
-Output:
+Options for token:
+      --cluster-name NAME   The EKS cluster the token is for (signed into the token).
+      --region REGION       The cluster's region (default: the SDK's region chain).
+
+Output of sync:
   stdout               The desired mappings, sorted by ARN: the same inputs always print the
                        same bytes. Role ARNs are written without their IAM path, as the
                        authenticator matches them.
   stderr               "warning: [scanner] ARN: message" for each skipped identity or entry
                        and each ARN more than one source maps (the scanner listed first in
-                       the config wins); "error: message" when the run fails.
+                       the config wins); the change against the live aws-auth, one line per
+                       entry: "+" added, "-" removed, "~" changed, each with its source;
+                       "error: message" when the run fails.
 
 Exit status:
-  0  the mappings were printed (warnings may have been reported)
-  1  the run failed: invalid config, or a source that could not be read (a missing SSM
-     parameter, invalid YAML, an AWS error after retries); nothing is printed to stdout
+  0  done (warnings may have been reported; in a dry run the cluster may have been
+     unreachable, which stderr says)
+  1  the run failed: invalid config, a source that could not be read (a missing SSM
+     parameter, invalid YAML, an AWS error after retries), a guard refused the write, or
+     the cluster refused access; with --commit nothing was written
   2  invalid command line
 
 AWS:
   The standard credential chain (environment, shared config and SSO profiles, container
   and instance roles) and region chain apply; the config's cluster.region is the default
   region, and "aws" sections (top level or per scanner) set roleARN, region, endpoint and
-  maxRetries. AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> (e.g. AWS_ENDPOINT_URL_IAM,
-  AWS_ENDPOINT_URL_SSM, AWS_ENDPOINT_URL_STS) are honoured, for LocalStack or VPC endpoints.
+  maxRetries. The cluster is reached with the top-level settings. AWS_ENDPOINT_URL and
+  AWS_ENDPOINT_URL_<SERVICE> (e.g. AWS_ENDPOINT_URL_IAM, AWS_ENDPOINT_URL_SSM,
+  AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL_EKS) are honoured, for LocalStack or VPC endpoints.
 
 Examples:
-  eks-auth-sync sync --config examples/local.yaml
+  eks-auth-sync sync --config examples/local.yaml --offline
+  eks-auth-sync sync --config cluster.yaml            # dry run: shows the change
+  eks-auth-sync sync --config cluster.yaml --commit   # applies it
   cat config.yaml | eks-auth-sync sync --config -
+  eks-auth-sync token --cluster-name prod --region eu-west-1
 `;
 
 /** A command-line mistake: reported with a pointer to --help and exit status 2. */
@@ -71,6 +99,14 @@ type Command = (args: string[], io: CliIo) => Promise<number>;
 
 const syncOptions = {
   config: { type: 'string', short: 'c' },
+  commit: { type: 'boolean' },
+  offline: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} satisfies ParseArgsConfig['options'];
+
+const tokenOptions = {
+  'cluster-name': { type: 'string' },
+  region: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } satisfies ParseArgsConfig['options'];
 
@@ -79,13 +115,83 @@ const commands: Record<string, Command> = {
     const { values } = parseCommandLine(args, syncOptions);
     if (values.help) return printHelp(io);
     if (values.config === undefined) throw new UsageError('sync: --config FILE is required ("-" reads stdin)');
+    if (values.commit && values.offline) throw new UsageError('sync: --commit needs the cluster; it cannot be combined with --offline');
     const { config, baseDir } = await loadConfig(values.config, io.stdin);
-    const desired = await desiredState(config, scanDeps(config, baseDir));
-    reportWarnings(desired.warnings, io);
-    io.stdout.write(renderMappingsYaml(desired.mappings));
+    const report = await runSync({
+      config,
+      configDir: baseDir,
+      commit: values.commit === true,
+      offline: values.offline === true,
+      tolerateUnreachableCluster: true,
+    });
+    reportWarnings(report.warnings, io);
+    io.stdout.write(renderMappingsYaml(report.mappings));
+    io.stderr.write(describeOutcome(report));
+    return EXIT_OK;
+  },
+
+  async token(args, io) {
+    const { values } = parseCommandLine(args, tokenOptions);
+    if (values.help) return printHelp(io);
+    const clusterName = values['cluster-name'];
+    if (clusterName === undefined || clusterName === '') throw new UsageError('token: --cluster-name NAME is required');
+    io.stdout.write(await tokenFor(clusterName, values.region));
     return EXIT_OK;
   },
 };
+
+/**
+ * The ExecCredential for `clusterName`, signed with the standard credential chain's
+ * credentials, exactly as `aws eks get-token` would print it.
+ */
+async function tokenFor(clusterName: string, regionOption: string | undefined): Promise<string> {
+  const sts = new STSClient(regionOption === undefined ? {} : { region: regionOption });
+  let region: string;
+  try {
+    region = await sts.config.region();
+  } catch {
+    throw new EksAuthSyncError('token: no region: pass --region or set AWS_REGION');
+  }
+  let credentials: AwsCredentialIdentity;
+  try {
+    credentials = await sts.config.credentials();
+  } catch (err) {
+    throw new EksAuthSyncError(`token: no AWS credentials found (${(err as Error).message})`);
+  }
+  const now = new Date();
+  const { token, expiration } = await presignToken({ clusterName, region, credentials, now });
+  return execCredential(token, expiration);
+}
+
+/** The change against the live aws-auth (or why there is none), for stderr. */
+function describeOutcome(report: SyncReport): string {
+  if (report.change === null) {
+    return report.clusterError === undefined
+      ? ''
+      : `note: the cluster was not reached, so only the desired mappings are shown: ${report.clusterError}\n`;
+  }
+  const { change } = report;
+  const lines = [`aws-auth in cluster ${report.cluster?.name ?? '?'} (as ${report.identity ?? '?'}):`];
+  for (const e of change.added) lines.push(`  + ${entryLine(e)}  (from ${e.source})`);
+  for (const e of change.removed) lines.push(`  - ${entryLine(e)}  (was ${e.source})`);
+  for (const { before, after } of change.changed) {
+    lines.push(`  ~ ${entryLine(before)}  (was ${before.source})`);
+    lines.push(`    → ${entryLine(after)}  (from ${after.source})`);
+  }
+  const total = change.added.length + change.removed.length + change.changed.length;
+  lines.push(
+    `  ${change.added.length} to add, ${change.removed.length} to remove, ${change.changed.length} to change; ` +
+      `${change.unchanged} unchanged; ${change.keptForeign} not managed by eks-auth-sync (kept)`,
+  );
+  if (report.committed) lines.push(report.created ? 'committed: aws-auth created.' : 'committed: aws-auth updated.');
+  else if (total === 0) lines.push('no change: nothing to write.');
+  else if (report.dryRun) lines.push('dry run: nothing written; run again with --commit to apply.');
+  return `${lines.join('\n')}\n`;
+}
+
+function entryLine(e: PlannedEntry): string {
+  return `${e.kind} ${e.arn} → ${e.username} [${e.groups.join(', ')}]`;
+}
 
 function parseCommandLine<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O) {
   try {

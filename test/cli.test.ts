@@ -1,6 +1,6 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { Readable } from 'node:stream';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { main } from '../lambda/cli.js';
 
 const EXPECTED_LOCAL = `users:
@@ -57,17 +57,13 @@ function runBundle(argv: string[], stdin = '', script = 'dist/cli.mjs'): Outcome
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
-beforeAll(() => {
-  execFileSync('npm', ['run', 'build'], { stdio: 'ignore' });
-});
-
 describe.each([
   ['main()', runMain],
   ['the built bundle', async (argv: string[], stdin?: string) => runBundle(argv, stdin)],
   ['the package bin', async (argv: string[], stdin?: string) => runBundle(argv, stdin, 'bin/eks-auth-sync.mjs')],
 ])('eks-auth-sync through %s', (_how, run) => {
   it('prints the example config\'s desired mappings, with warnings on stderr', async () => {
-    const r = await run(['sync', '--config', 'examples/local.yaml']);
+    const r = await run(['sync', '--config', 'examples/local.yaml', '--offline']);
     expect(r).toEqual({
       status: 0,
       stdout: EXPECTED_LOCAL,
@@ -78,12 +74,25 @@ describe.each([
   });
 
   it('reads the config from stdin with --config -', async () => {
-    const r = await run(['sync', '-c', '-'], STDIN_CONFIG);
+    const r = await run(['sync', '-c', '-', '--offline'], STDIN_CONFIG);
     expect(r).toEqual({
       status: 0,
       stdout: 'users:\n  - userarn: arn:aws:iam::111122223333:user/bob\n    username: bob\n    groups: []\nroles: []\n',
       stderr: '',
     });
+  });
+
+  it('still prints the mappings when the cluster cannot be reached in a dry run, and says why on stderr', async () => {
+    const r = await run(['sync', '--config', 'examples/local.yaml']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(EXPECTED_LOCAL);
+    expect(r.stderr).toMatch(/^note: the cluster was not reached, so only the desired mappings are shown: .*credentials/m);
+  });
+
+  it('refuses --commit with --offline', async () => {
+    const r = await run(['sync', '--config', 'examples/local.yaml', '--commit', '--offline']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--commit needs the cluster/);
   });
 
   it('exits 1 with one error message naming every config problem, printing nothing', async () => {

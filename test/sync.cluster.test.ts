@@ -29,7 +29,7 @@ function entries(cm: ConfigMap | undefined, key: 'mapRoles' | 'mapUsers'): Entry
   return (parse(cm?.data?.[key] ?? '[]') as Entry[] | null) ?? [];
 }
 
-const arnsOf = (list: Entry[]) => list.map((e) => e.rolearn ?? e.userarn).sort();
+const arnsOf = (list: Entry[]) => list.map((e) => e.rolearn ?? e.userarn ?? '').sort();
 
 let world: Environment;
 const savedEnv = { ...process.env };
