@@ -21,6 +21,7 @@ import {
   SelfLockoutGuardError,
 } from './errors.js';
 import { arnKey, type DesiredState, type Warning } from './mappings.js';
+import { yamlNestingProblem } from './yaml-limits.js';
 
 export type EntryKind = 'role' | 'user';
 
@@ -202,6 +203,8 @@ export const renderList: ListRenderer = (items) => stringify(items, YAML_WRITE);
 type ListRead = { items: unknown[] } | { problem: string; position?: { line: number; col: number } };
 
 function readList(text: string): ListRead {
+  const tooDeep = yamlNestingProblem(text);
+  if (tooDeep) return { problem: tooDeep };
   const doc = parseDocument(text, YAML_READ);
   const error = doc.errors[0];
   if (error) {

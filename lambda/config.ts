@@ -10,6 +10,7 @@ import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import * as z from 'zod/mini';
 import { ConfigError } from './errors.js';
+import { yamlNestingProblem } from './yaml-limits.js';
 import { roleArnProblem, userArnProblem, validateGroups, validateUsername, type RoleArn, type UserArn } from './mappings.js';
 
 /** Fails a string with the message `problem` returns, if any. */
@@ -179,8 +180,10 @@ function shapeProblems(raw: unknown): string[] {
   return problems;
 }
 
-/** Parses YAML or JSON text (JSON is YAML) safely: duplicate keys and alias bombs are errors. */
+/** Parses YAML or JSON text (JSON is YAML) safely: duplicate keys, alias bombs and deep nesting are errors. */
 export function parseYamlText(text: string, origin: string): unknown {
+  const tooDeep = yamlNestingProblem(text);
+  if (tooDeep) throw new ConfigError(`${origin}: not read: ${tooDeep}`);
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
   const first = doc.errors[0];
   if (first) {

@@ -55,8 +55,8 @@ describe('parsing a config (properties)', () => {
   it.each([
     ['an alias bomb', aliasBomb(8), /Excessive alias count/],
     ['a duplicate key', 'cluster: {name: a}\ncluster: {name: b}\nscanners: []\n', /Map keys must be unique/],
-    ['3,000 nested lists', '['.repeat(3000) + ']'.repeat(3000), /not valid YAML or JSON/],
-    ['2,000 nested mappings', '{a: '.repeat(2000) + '1' + '}'.repeat(2000), /not valid YAML or JSON/],
+    ['3,000 nested lists', '['.repeat(3000) + ']'.repeat(3000), /nested too deeply/],
+    ['2,000 nested mappings', '{a: '.repeat(2000) + '1' + '}'.repeat(2000), /nested too deeply/],
     ['random bytes', '\u0000\u0001\ufffd\ud800', /expected object/],
     ['a JS function tag', '!!js/function "function () {}"', /expected object/],
   ])('refuses %s with a ConfigError', (_, text, message) => {
