@@ -151,3 +151,15 @@ export const liveData: fc.Arbitrary<Record<string, string>> = (() => {
   });
   return fc.record({ mapRoles: list('role'), mapUsers: list('user'), mapAccounts: fc.constantFrom('', `- "${ACCOUNT}"\n`, ': [') }, { requiredKeys: [] });
 })();
+
+/** A `{users, roles}` document every validator accepts: any partition, IAM paths, templates, system groups. */
+export const validMappingsDoc = (() => {
+  const validArn = (kind: 'role' | 'user') => fc.tuple(partition, fc.constantFrom(ACCOUNT, '444455556666'), iamPath.filter((p) => /^\/(?:[\x21-\x7e]+\/)*$/.test(p) && !p.includes('//')), fc.stringMatching(/^[A-Za-z0-9+=,.@_-]{1,12}$/))
+    .map(([p, a, path, n]) => `arn:${p}:iam::${a}:${kind}${path}${n}`);
+  const username = fc.oneof(sane, fc.constantFrom('admin:{{SessionName}}', 'system:node:{{EC2PrivateDNSName}}', '{{AccountID}}-ops'));
+  const groups = fc.array(fc.oneof(sane, fc.constantFrom('system:masters', 'system:nodes')), { maxLength: 3 });
+  return fc.record({
+    users: fc.array(fc.record({ userarn: validArn('user'), username, groups }), { maxLength: 3 }),
+    roles: fc.array(fc.record({ rolearn: validArn('role'), username, groups }), { maxLength: 3 }),
+  });
+})();
