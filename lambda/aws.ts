@@ -25,6 +25,7 @@ interface CommonConfig {
   region?: string;
   endpoint?: string;
   retryMode: 'adaptive';
+  requestHandler: { connectionTimeout: number; requestTimeout: number; throwOnRequestTimeout: true };
   maxAttempts?: number;
   credentials?: AwsCredentialIdentityProvider;
 }
@@ -32,12 +33,23 @@ interface CommonConfig {
 const SESSION_NAME = 'eks-auth-sync';
 
 /**
+ * Per-attempt limits. By default the SDK only warns when a request exceeds its timeout (and
+ * otherwise waits on a 5-minute idle socket), so one hung call would outlive the Lambda's timeout
+ * and end the run with no named error; with these (and `throwOnRequestTimeout`), a hung attempt
+ * is abandoned and retried like any other failure.
+ */
+export const REQUEST_TIMEOUTS = { connectionTimeout: 5_000, requestTimeout: 20_000 } as const;
+
+/**
  * Returns a factory of SDK clients configured from the top-level `aws` section, overridden by a
  * scanner's own section when one is passed. `defaults.region` (the cluster's region) applies when
  * neither section sets a region; without any, the SDK's own region chain decides.
  * @example clientFactory(config.aws, { region: config.cluster.region }).iam(scanner.aws)
  */
-export function clientFactory(top: AwsSettings | undefined, defaults: { region?: string }): ClientFactory {
+export function clientFactory(
+  top: AwsSettings | undefined,
+  defaults: { region?: string; timeouts?: { connectionTimeout: number; requestTimeout: number } },
+): ClientFactory {
   const clients = new Map<string, unknown>();
   const credentials = new Map<string, AwsCredentialIdentityProvider>();
 
@@ -45,7 +57,7 @@ export function clientFactory(top: AwsSettings | undefined, defaults: { region?:
 
   const commonConfig = (s: AwsSettings): CommonConfig => {
     const region = s.region ?? defaults.region;
-    const config: CommonConfig = { retryMode: 'adaptive' };
+    const config: CommonConfig = { retryMode: 'adaptive', requestHandler: { ...(defaults.timeouts ?? REQUEST_TIMEOUTS), throwOnRequestTimeout: true } };
     if (region !== undefined) config.region = region;
     if (s.endpoint !== undefined) config.endpoint = s.endpoint;
     if (s.maxRetries !== undefined) config.maxAttempts = s.maxRetries + 1;
