@@ -2,14 +2,13 @@
  * The flow, top-down: config → scan every source → desired mappings → DescribeCluster → token →
  * read aws-auth → plan → write (with `commit`). The CLI and the Lambda handler both call `runSync`.
  */
-import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { syncAwsAuth, type AwsAuthStore } from './apply.js';
 import type { PlannedEntry } from './awsauth.js';
 import { clientFactory, type ClientFactory } from './aws.js';
 import { callerIdentity, describeCluster, KubeClient, TokenProvider, type ClusterInfo } from './cluster/index.js';
 import type { Config } from './config.js';
 import { AWS_AUTH_NAME, AWS_AUTH_NAMESPACE } from './configmap.js';
-import { DeadlineError, EksAuthSyncError } from './errors.js';
+import { DeadlineError } from './errors.js';
 import type { DesiredState, Mappings, Warning } from './mappings.js';
 import { runScanners, type ScanDeps } from './scanners/index.js';
 
@@ -72,7 +71,8 @@ export interface SyncReport {
 export async function runSync(options: RunOptions): Promise<SyncReport> {
   const { config } = options;
   const clients = clientFactory(config.aws, definedRegion(config.cluster.region));
-  const desired = await desiredState(config, scanDeps(config, options.configDir, clients));
+  const whoAmI = once(() => callerIdentity(clients.sts()));
+  const desired = await desiredState(config, scanDeps(config, options.configDir, clients, whoAmI));
   const report: SyncReport = {
     dryRun: !options.commit,
     committed: false,
@@ -87,7 +87,7 @@ export async function runSync(options: RunOptions): Promise<SyncReport> {
 
   let cluster: ClusterConnection;
   try {
-    cluster = await connect(config, clients);
+    cluster = await connect(config, clients, whoAmI);
   } catch (err) {
     if (options.commit || !options.tolerateUnreachableCluster || !(err instanceof Error)) throw err;
     report.clusterError = err.message;
@@ -135,9 +135,9 @@ interface ClusterConnection {
  * Kubernetes client whose token is minted afresh whenever it ages or its credentials expire.
  * The cluster is reached with the top-level `aws` settings, never a scanner's.
  */
-async function connect(config: Config, clients: ClientFactory): Promise<ClusterConnection> {
+async function connect(config: Config, clients: ClientFactory, whoAmI: () => Promise<CallerIdentity>): Promise<ClusterConnection> {
   const eks = clients.eks();
-  const [info, self] = await Promise.all([describeCluster(eks, config.cluster.name), callerIdentity(clients.sts())]);
+  const [info, self] = await Promise.all([describeCluster(eks, config.cluster.name), whoAmI()]);
   const tokens = new TokenProvider({ clusterName: info.name, region: info.region, credentials: eks.config.credentials });
   const kube = new KubeClient({
     endpoint: info.endpoint,
@@ -165,20 +165,22 @@ export function desiredState(config: Config, deps: ScanDeps): Promise<DesiredSta
 
 /**
  * The real dependencies for a run: SDK clients from the config's `aws` sections (default region:
- * the cluster's), and the caller's account asked of STS at most once, only if a scanner needs it.
+ * the cluster's), and the caller's account, asked of STS only if a scanner needs it and at most
+ * once per run (the same answer names the identity for the self-lockout guard).
  */
 export function scanDeps(
   config: Config,
   baseDir: string,
   clients: ClientFactory = clientFactory(config.aws, definedRegion(config.cluster.region)),
+  whoAmI: () => Promise<CallerIdentity> = once(() => callerIdentity(clients.sts())),
 ): ScanDeps {
-  let account: Promise<string> | undefined;
-  const callerAccountId = (): Promise<string> => {
-    account ??= clients.sts().send(new GetCallerIdentityCommand({})).then((out) => {
-      if (!out.Account) throw new EksAuthSyncError('STS GetCallerIdentity returned no account; set cluster.accountID');
-      return out.Account;
-    });
-    return account;
-  };
-  return { clients, baseDir, callerAccountId };
+  return { clients, baseDir, callerAccountId: async () => (await whoAmI()).account };
+}
+
+type CallerIdentity = Awaited<ReturnType<typeof callerIdentity>>;
+
+/** Calls `f` on first use only, sharing its promise with every later caller. */
+function once<T>(f: () => Promise<T>): () => Promise<T> {
+  let result: Promise<T> | undefined;
+  return () => (result ??= f());
 }

@@ -14,7 +14,7 @@ afterEach(() => {
 
 describe('desiredState', () => {
   it('asks STS for the account once, only because no account ID is configured, and maps its tags', async () => {
-    sts.on(GetCallerIdentityCommand).resolves({ Account: '111122223333' });
+    sts.on(GetCallerIdentityCommand).resolves({ Account: '111122223333', Arn: 'arn:aws:sts::111122223333:assumed-role/eks-auth-sync/run', UserId: 'AROAEXAMPLE:run' });
     iam.on(GetAccountAuthorizationDetailsCommand).resolves({
       RoleDetailList: [{ RoleName: 'R', Path: '/', Arn: 'arn:aws:iam::111122223333:role/R', Tags: [{ Key: 'eks/111122223333/prod/username', Value: 'r' }] }],
     });
