@@ -183,7 +183,8 @@ export class EksAuthSync extends Construct {
         DRY_RUN_ONLY: String(props.dryRunOnly ?? false),
         POWERTOOLS_SERVICE_NAME: 'eks-auth-sync',
         POWERTOOLS_METRICS_NAMESPACE: 'EksAuthSync',
-        NODE_OPTIONS: '--enable-source-maps',
+        // No NODE_OPTIONS=--enable-source-maps: parsing the 1 MB map at every cold start costs
+        // more than it gives. The map ships in the asset; set the option when debugging.
       },
       bundling: {
         forceDockerBundling: false,

@@ -126,13 +126,11 @@ async function runOriginal(world: Environment): Promise<{ calls: number; byActio
 }
 
 /**
- * Median time to start node and import the bundle, against bare `node -e ''`, interleaved. The
- * bundle is imported with the function's environment (its NODE_OPTIONS enable source maps) and,
- * to show what that costs, without NODE_OPTIONS.
+ * Median time to start node and import the bundle with the function's environment, against bare
+ * `node -e ''`, interleaved.
  */
-function coldStart(bundle: Bundle): { bareMs: number; deployedMs: number; noSourceMapsMs: number } {
+function coldStart(bundle: Bundle): { bareMs: number; deployedMs: number } {
   const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'], AWS_REGION: 'eu-west-1', AWS_LAMBDA_FUNCTION_NAME: 'eks-auth-sync', ...bundle.environment };
-  const envWithoutOptions = { ...env, NODE_OPTIONS: '' };
   const importer = ['--input-type=module', '-e', `await import(${JSON.stringify(pathToFileURL(bundle.entry).href)});`];
   const time = (args: string[], withEnv: NodeJS.ProcessEnv): number => {
     const started = performance.now();
@@ -142,13 +140,11 @@ function coldStart(bundle: Bundle): { bareMs: number; deployedMs: number; noSour
   };
   const bare: number[] = [];
   const deployed: number[] = [];
-  const noSourceMaps: number[] = [];
   for (let i = 0; i < COLD_START_RUNS; i++) {
-    bare.push(time(['-e', ''], envWithoutOptions));
+    bare.push(time(['-e', ''], env));
     deployed.push(time(importer, env));
-    noSourceMaps.push(time(importer, envWithoutOptions));
   }
-  return { bareMs: median(bare), deployedMs: median(deployed), noSourceMapsMs: median(noSourceMaps) };
+  return { bareMs: median(bare), deployedMs: median(deployed) };
 }
 
 interface Row {
@@ -231,7 +227,6 @@ async function main(): Promise<boolean> {
     print('Datasets (generateDataset, seed 1):');
     for (const line of summaries) print(`- ${line}`);
     print(`Mappings found: bulk ${small.mappings} / ${full.mappings}, perIdentity ${perIdentity.mappings}, original ${original.mappings} (700; it has no refusal rules and drops Fargate roles)`);
-    print(`Cold start without NODE_OPTIONS=--enable-source-maps: ${(cold.noSourceMapsMs - cold.bareMs).toFixed(0)} ms over bare node.`);
     print('AWS calls per action:');
     print(`- bulk, 700: ${small.byAction}`);
     print(`- bulk, 7,000: ${full.byAction}`);
