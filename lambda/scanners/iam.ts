@@ -31,6 +31,12 @@ interface Identity {
 }
 
 const NODE_GROUPS = ['system:bootstrappers', 'system:nodes'];
+/**
+ * Usernames a tag may not claim: Kubernetes' own (`system:`) and those EKS access entries refuse
+ * too (`eks:`, `aws:`, `amazon:`, `iam:`), since RBAC binds EKS-internal users such as
+ * `eks:addon-manager` that a tagger must not impersonate.
+ */
+const RESERVED_USERNAME_PREFIXES = ['system:', 'eks:', 'aws:', 'amazon:', 'iam:'];
 /** What the `type` tag of a role may say, and the entry a node type gets regardless of other tags. */
 const NODE_TYPES: Record<string, { username: string; groups: string[] } | undefined> = {
   node: { username: 'system:node:{{EC2PrivateDNSName}}', groups: NODE_GROUPS },
@@ -103,8 +109,9 @@ function mappingFor(identity: Identity, prefix: string, settings: IamScannerConf
   if (username === undefined) return { problem: `no ${prefix}username tag` };
   const usernameProblem = validateUsername(username);
   if (usernameProblem) return { problem: `tag ${prefix}username: ${usernameProblem}` };
-  if (username.startsWith('system:')) {
-    return { problem: `tag ${prefix}username: "system:" usernames are reserved for Kubernetes and nodes (use type node or fargateNode for nodes)` };
+  const reserved = RESERVED_USERNAME_PREFIXES.find((p) => username.startsWith(p));
+  if (reserved !== undefined) {
+    return { problem: `tag ${prefix}username: "${reserved}" usernames are reserved for Kubernetes, EKS and AWS (use type node or fargateNode for nodes)` };
   }
 
   const groupsTag = tags.get('groups') ?? '';

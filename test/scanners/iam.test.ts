@@ -164,6 +164,10 @@ describe.each([
     ['system:masters', [tag('username', 'a'), tag('groups', 'devs::system:masters')], /grants "system:masters", which IAM tags may not grant unless .*allowSystemGroups/],
     ['another system group', [tag('username', 'a'), tag('groups', 'system:nodes')], /grants "system:nodes"/],
     ['a system username', [tag('username', 'system:kube-controller-manager')], /"system:" usernames are reserved/],
+    ['an EKS-internal username', [tag('username', 'eks:addon-manager')], /"eks:" usernames are reserved/],
+    ['an AWS-reserved username', [tag('username', 'aws:anything')], /"aws:" usernames are reserved/],
+    ['an Amazon-reserved username', [tag('username', 'amazon:anything')], /"amazon:" usernames are reserved/],
+    ['an IAM-reserved username', [tag('username', 'iam:anything')], /"iam:" usernames are reserved/],
     ['an unknown type', [tag('type', 'admin'), tag('username', 'a')], /unknown type "admin"/],
   ])('skips only the identity whose tags carry %s, with a warning naming it', async (_what, badTags, message) => {
     serve([role('Bad', badTags, { path: '/p/' }), role('Good', [tag('username', 'good')])]);
