@@ -2,7 +2,6 @@
  * Where the cluster's API server is and which CA its TLS certificate must chain to.
  */
 import { X509Certificate } from 'node:crypto';
-import { DescribeClusterCommand, type EKSClient } from '@aws-sdk/client-eks';
 import {
   AwsCredentialsError,
   ClusterAccessDeniedError,
@@ -10,6 +9,7 @@ import {
   ClusterNotFoundError,
   EksAuthSyncError,
 } from '../errors.js';
+import type { EksApi } from './eks-api.js';
 import { regionPartition } from './token.js';
 
 /** What eks-auth-sync needs to reach a cluster, checked: an https endpoint and a PEM CA. */
@@ -39,17 +39,16 @@ const CREDENTIAL_ERRORS = new Set([
 /**
  * Calls eks:DescribeCluster and returns the cluster's endpoint and CA, refusing an endpoint
  * that is not https or a CA that is not a PEM certificate.
- * @example const cluster = await describeCluster(new EKSClient({ region: 'eu-west-1' }), 'prod');
+ * @example const cluster = await describeCluster(clientFactory(config.aws, {}).eks(), 'prod');
  */
-export async function describeCluster(client: EKSClient, name: string): Promise<ClusterInfo> {
-  const region = await client.config.region();
-  let response;
+export async function describeCluster(eks: EksApi, name: string): Promise<ClusterInfo> {
+  const region = await eks.region();
+  let cluster;
   try {
-    response = await client.send(new DescribeClusterCommand({ name }));
+    cluster = await eks.describeCluster(name);
   } catch (err) {
     throw describeError(err, name, region);
   }
-  const cluster = response.cluster;
   const where = `EKS cluster "${name}" in ${region}`;
   const arnMatch = /^arn:([^:]+):eks:([^:]+):(\d{12}):cluster\/(.+)$/.exec(cluster?.arn ?? '');
   if (!cluster || !arnMatch) {
@@ -76,7 +75,7 @@ export async function describeCluster(client: EKSClient, name: string): Promise<
     );
   }
 
-  const caPem = decodeCa(cluster.certificateAuthority?.data, where);
+  const caPem = decodeCa(cluster.certificateAuthorityData, where);
   return {
     name,
     arn,
@@ -86,9 +85,7 @@ export async function describeCluster(client: EKSClient, name: string): Promise<
     endpoint: cluster.endpoint,
     caPem,
     ...(status !== undefined && { status }),
-    ...(cluster.accessConfig?.authenticationMode !== undefined && {
-      authenticationMode: cluster.accessConfig.authenticationMode,
-    }),
+    ...(cluster.authenticationMode !== undefined && { authenticationMode: cluster.authenticationMode }),
   };
 }
 
@@ -131,7 +128,7 @@ function describeError(err: unknown, name: string, region: string): unknown {
         'refresh them (e.g. `aws sso login`, or check the role the Lambda runs as) and retry.',
     );
   }
-  // Throttling and 5xx errors that outlasted the SDK's retries: the bare SDK message would not say which call failed.
+  // Throttling, 5xx and connection errors that outlasted the retries: the bare message would not say which call failed.
   return new EksAuthSyncError(
     `DescribeCluster for EKS cluster "${name}" in ${region} failed (${err.name}: ${err.message}); run again later, and report it if it persists.`,
     { cause: err },

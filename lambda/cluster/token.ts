@@ -8,7 +8,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { AwsCredentialsError, EksAuthSyncError } from '../errors.js';
 
 /** The SDK's own SHA-256 wiring (`@smithy/hash-node` exports `Hash`, not a `Sha256` class). */
-const Sha256 = Hash.bind(null, 'sha256');
+export const Sha256 = Hash.bind(null, 'sha256');
 
 const TOKEN_PREFIX = 'k8s-aws-v1.';
 const CLUSTER_ID_HEADER = 'x-k8s-aws-id';
@@ -60,8 +60,8 @@ export function stsHost(region: string): string {
   return `sts.${region}.${regionPartition(region).dnsSuffix}`;
 }
 
-/** RFC 3986 query encoding, as SigV4 and botocore use it (`/` → `%2F`, `+` → `%2B`). */
-function encodeQueryValue(value: string): string {
+/** RFC 3986 encoding of a query value or path segment, as SigV4 and botocore use it (`/` → `%2F`, `+` → `%2B`). */
+export function encodeRfc3986(value: string): string {
   return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
@@ -103,7 +103,7 @@ export async function presignToken(input: {
   }
   const query = QUERY_ORDER.flatMap((key) => {
     const value = presignedQuery[key];
-    return typeof value === 'string' ? [`${key}=${encodeQueryValue(value)}`] : [];
+    return typeof value === 'string' ? [`${key}=${encodeRfc3986(value)}`] : [];
   }).join('&');
   const url = `https://${hostname}/?${query}`;
   return {

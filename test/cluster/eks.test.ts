@@ -1,146 +1,301 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import {
-  AccessDeniedException,
-  type Cluster,
-  DescribeClusterCommand,
-  EKSClient,
-  ResourceNotFoundException,
-} from '@aws-sdk/client-eks';
-import { mockClient } from 'aws-sdk-client-mock';
-import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+/**
+ * DescribeCluster as eks-auth-sync sends it (hand-signed, without the SDK's EKS client), against
+ * the EKS stand-in, which verifies every request's SigV4 signature as EKS does.
+ */
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { clientFactory } from '../../lambda/aws.js';
+import { eksApi, eksEndpoint, type EksApi } from '../../lambda/cluster/eks-api.js';
 import { describeCluster } from '../../lambda/cluster/eks.js';
 import {
   AwsCredentialsError,
   ClusterAccessDeniedError,
   ClusterEndpointError,
   ClusterNotFoundError,
+  EksAuthSyncError,
 } from '../../lambda/errors.js';
+import { startEks, type EksStandin } from '../support/aws-standins/eks.js';
+import { ServiceError, type StandinCredential } from '../support/aws-standins/index.js';
+import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
+import { generateTls } from '../support/tls.js';
 
-/** A throwaway self-signed CA, made with openssl so nothing secret is committed. */
-function generateCaPem(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'eks-ca-'));
-  try {
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', join(dir, 'ca.key'), '-out', join(dir, 'ca.crt'), '-days', '1', '-subj', '/CN=kubernetes',
-    ], { stdio: ['ignore', 'ignore', 'pipe'] });
-    return readFileSync(join(dir, 'ca.crt'), 'utf8');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+const REGION = 'eu-west-1';
+const ACCOUNT = '111122223333';
+const ARN = `arn:aws:eks:${REGION}:${ACCOUNT}:cluster/prod`;
+const API_ENDPOINT = 'https://ABCDEF0123456789.gr7.eu-west-1.eks.amazonaws.com';
+const TIMEOUTS = { connectionTimeout: 2_000, requestTimeout: 2_000 };
+
+const KEY: StandinCredential = {
+  accessKeyId: 'ASIAEKSTESTEXAMPLE01',
+  secretAccessKey: 'eks/Test/Secret/not+a+real+one/000000000',
+  sessionToken: 'IQoJb3JpZ2luX2VjEksTestSessionTokenNotReal',
+  arn: `arn:aws:sts::${ACCOUNT}:assumed-role/eks-auth-sync/eks-auth-sync`,
+};
+const keyCredentials = async () => ({ accessKeyId: KEY.accessKeyId, secretAccessKey: KEY.secretAccessKey, sessionToken: KEY.sessionToken });
+
+let caPem: string;
+let eks: EksStandin;
+
+beforeAll(async () => {
+  caPem = generateTls('eks-test').caPem;
+  eks = await startEks({ region: REGION, accountId: ACCOUNT, clusters: [], credentials: new Map([[KEY.accessKeyId, KEY]]) });
+});
+afterAll(async () => {
+  await eks?.close();
+});
+beforeEach(() => {
+  eks.reset();
+  eks.intercept(undefined);
+  eks.putCluster({ name: 'prod', endpoint: API_ENDPOINT, caPem, authenticationMode: 'API_AND_CONFIG_MAP' });
+});
+afterEach(() => {
+  vi.unstubAllEnvs();
+});
+
+/** The EKS caller pointed at the stand-in, with the stand-in's key unless told otherwise. */
+function api(opts: { endpoint?: string; maxAttempts?: number; credentials?: EksApi['credentials']; timeouts?: typeof TIMEOUTS } = {}): EksApi {
+  return eksApi({
+    region: async () => REGION,
+    credentials: opts.credentials ?? keyCredentials,
+    endpoint: opts.endpoint ?? eks.endpoint,
+    timeouts: opts.timeouts ?? TIMEOUTS,
+    ...(opts.maxAttempts !== undefined && { maxAttempts: opts.maxAttempts }),
+  });
 }
 
-const ARN = 'arn:aws:eks:eu-west-1:111122223333:cluster/prod';
-const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
+/** Environment for the SDK's default credential chain: the stand-in's key, no shared files. */
+function stubEnvCredentials(): void {
+  vi.stubEnv('AWS_ACCESS_KEY_ID', KEY.accessKeyId);
+  vi.stubEnv('AWS_SECRET_ACCESS_KEY', KEY.secretAccessKey);
+  vi.stubEnv('AWS_SESSION_TOKEN', KEY.sessionToken ?? '');
+  vi.stubEnv('AWS_CONFIG_FILE', '/dev/null');
+  vi.stubEnv('AWS_SHARED_CREDENTIALS_FILE', '/dev/null');
+}
+
+async function listen(server: Server | HttpsServer): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+async function close(server: Server | HttpsServer): Promise<void> {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+}
+
+describe('eksEndpoint', () => {
+  it.each([
+    ['a commercial region', { region: 'eu-west-1', env: {} }, 'https://eks.eu-west-1.amazonaws.com'],
+    ['a China region, with the China partition’s DNS suffix', { region: 'cn-north-1', env: {} }, 'https://eks.cn-north-1.amazonaws.com.cn'],
+    ['a GovCloud region', { region: 'us-gov-west-1', env: {} }, 'https://eks.us-gov-west-1.amazonaws.com'],
+    ['AWS_ENDPOINT_URL when set', { region: 'eu-west-1', env: { AWS_ENDPOINT_URL: 'http://127.0.0.1:4566' } }, 'http://127.0.0.1:4566'],
+    [
+      'AWS_ENDPOINT_URL_EKS over AWS_ENDPOINT_URL',
+      { region: 'eu-west-1', env: { AWS_ENDPOINT_URL: 'http://127.0.0.1:4566', AWS_ENDPOINT_URL_EKS: 'http://127.0.0.1:9000' } },
+      'http://127.0.0.1:9000',
+    ],
+    [
+      'the configured endpoint over both variables',
+      { region: 'eu-west-1', endpoint: 'https://vpce-0123.eks.eu-west-1.vpce.amazonaws.com', env: { AWS_ENDPOINT_URL: 'http://a', AWS_ENDPOINT_URL_EKS: 'http://b' } },
+      'https://vpce-0123.eks.eu-west-1.vpce.amazonaws.com',
+    ],
+  ])('resolves %s', (_label, input, expected) => {
+    expect(eksEndpoint(input)).toBe(expected);
+  });
+});
 
 describe('describeCluster', () => {
-  let caPem: string;
-  const client = new EKSClient({
-    region: 'eu-west-1',
-    credentials: { accessKeyId: 'AKIATEST', secretAccessKey: 'test-secret' },
-  });
-  const eks = mockClient(client);
-  const cluster = (overrides: Partial<Cluster> = {}): Cluster => ({
-    name: 'prod',
-    arn: ARN,
-    endpoint: 'https://ABCDEF0123456789.gr7.eu-west-1.eks.amazonaws.com',
-    certificateAuthority: { data: b64(caPem) },
-    status: 'ACTIVE',
-    accessConfig: { authenticationMode: 'API_AND_CONFIG_MAP' },
-    ...overrides,
-  });
-
-  beforeAll(() => {
-    caPem = generateCaPem();
-  });
-  beforeEach(() => eks.reset());
-
-  it('returns the https endpoint, the decoded CA and where the cluster lives', async () => {
-    eks.on(DescribeClusterCommand, { name: 'prod' }).resolves({ cluster: cluster() });
-    await expect(describeCluster(client, 'prod')).resolves.toEqual({
+  it('returns the https endpoint, the decoded CA and where the cluster lives, from a request EKS accepts', async () => {
+    await expect(describeCluster(api(), 'prod')).resolves.toEqual({
       name: 'prod',
       arn: ARN,
-      accountId: '111122223333',
+      accountId: ACCOUNT,
       partition: 'aws',
-      region: 'eu-west-1',
-      endpoint: 'https://ABCDEF0123456789.gr7.eu-west-1.eks.amazonaws.com',
+      region: REGION,
+      endpoint: API_ENDPOINT,
       caPem,
       status: 'ACTIVE',
       authenticationMode: 'API_AND_CONFIG_MAP',
     });
+    expect(eks.calls()).toEqual({ DescribeCluster: 1 });
+    expect(eks.authFailures()).toEqual({});
   });
 
   it('reads the partition and account of a China cluster from its ARN', async () => {
-    eks.on(DescribeClusterCommand).resolves({
-      cluster: cluster({ arn: 'arn:aws-cn:eks:cn-north-1:444455556666:cluster/prod', accessConfig: undefined }),
-    });
-    const info = await describeCluster(client, 'prod');
+    const china: EksApi = {
+      region: async () => 'cn-north-1',
+      credentials: keyCredentials,
+      describeCluster: async () => ({
+        arn: 'arn:aws-cn:eks:cn-north-1:444455556666:cluster/prod',
+        endpoint: 'https://ABCDEF.yl4.cn-north-1.eks.amazonaws.com.cn',
+        certificateAuthorityData: Buffer.from(caPem).toString('base64'),
+      }),
+    };
+    const info = await describeCluster(china, 'prod');
     expect(info).toMatchObject({ partition: 'aws-cn', region: 'cn-north-1', accountId: '444455556666' });
     expect(info).not.toHaveProperty('authenticationMode');
+  });
+
+  it('signs with the credentials and region of the top-level aws settings and finds EKS through AWS_ENDPOINT_URL_EKS', async () => {
+    stubEnvCredentials();
+    vi.stubEnv('AWS_ENDPOINT_URL_EKS', eks.endpoint);
+    const clients = clientFactory({ region: REGION }, {});
+    const info = await describeCluster(clients.eks(), 'prod');
+    expect(info.endpoint).toBe(API_ENDPOINT);
+    expect(await clients.eks().credentials()).toMatchObject({ accessKeyId: KEY.accessKeyId });
+    expect(clients.eks()).toBe(clients.eks({}));
+  });
+
+  it('prefers the configured aws.endpoint to AWS_ENDPOINT_URL_EKS', async () => {
+    stubEnvCredentials();
+    vi.stubEnv('AWS_ENDPOINT_URL_EKS', 'http://127.0.0.1:9');
+    const clients = clientFactory({ endpoint: eks.endpoint, maxRetries: 0 }, { region: REGION });
+    await expect(describeCluster(clients.eks(), 'prod')).resolves.toMatchObject({ arn: ARN });
+  });
+
+  it('URL-encodes the cluster name, so an odd name is looked up (and signed) as written', async () => {
+    eks.putCluster({ name: 'team a+b', endpoint: API_ENDPOINT, caPem });
+    await expect(describeCluster(api(), 'team a+b')).resolves.toMatchObject({ name: 'team a+b' });
+    expect(eks.authFailures()).toEqual({});
   });
 
   it.each([
     ['http://ABCDEF.gr7.eu-west-1.eks.amazonaws.com', /"http:\/\/ABCDEF[^"]*", which is not an https URL/],
     ['ABCDEF.gr7.eu-west-1.eks.amazonaws.com', /not an https URL/],
     ['', /has no API endpoint yet \(status CREATING\).*wait until it is ACTIVE/],
-  ])('refuses the endpoint %j', async (endpoint, message) => {
-    eks.on(DescribeClusterCommand).resolves({ cluster: cluster({ endpoint, status: 'CREATING' }) });
-    const failure = describeCluster(client, 'prod');
+  ])('refuses the cluster API endpoint %j', async (endpoint, message) => {
+    eks.putCluster({ name: 'prod', endpoint, caPem, status: 'CREATING' });
+    const failure = describeCluster(api(), 'prod');
     await expect(failure).rejects.toThrow(ClusterEndpointError);
     await expect(failure).rejects.toThrow(message);
   });
 
   it.each([
-    ['missing', undefined],
-    ['not base64 of a PEM', 'bm90IGEgY2VydGlmaWNhdGU='],
-    ['a PEM block with a corrupt body', b64('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n')],
-  ])('refuses a CA that is %s', async (_label, data) => {
-    eks.on(DescribeClusterCommand).resolves({ cluster: cluster({ certificateAuthority: { data } }) });
-    const failure = describeCluster(client, 'prod');
+    ['not a PEM', 'not a certificate'],
+    ['a PEM block with a corrupt body', '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n'],
+  ])('refuses a CA that is %s', async (_label, badCa) => {
+    eks.putCluster({ name: 'prod', endpoint: API_ENDPOINT, caPem: badCa });
+    const failure = describeCluster(api(), 'prod');
     await expect(failure).rejects.toThrow(ClusterEndpointError);
     await expect(failure).rejects.toThrow(/EKS cluster "prod" in eu-west-1 .*not a base64-encoded PEM certificate/);
   });
 
   it('names the cluster and region when the cluster does not exist', async () => {
-    eks.on(DescribeClusterCommand).rejects(
-      new ResourceNotFoundException({ message: 'No cluster found for name: prod.', $metadata: {} }),
-    );
-    const failure = describeCluster(client, 'prod');
+    const failure = describeCluster(api(), 'staging');
     await expect(failure).rejects.toThrow(ClusterNotFoundError);
-    await expect(failure).rejects.toThrow(/"prod" was not found in region eu-west-1.*check the cluster name and the region/);
+    await expect(failure).rejects.toThrow(/"staging" was not found in region eu-west-1.*check the cluster name and the region/);
+    expect(eks.calls()).toEqual({ DescribeCluster: 1 });
   });
 
   it('names eks:DescribeCluster and the cluster ARN AWS reported when access is denied', async () => {
-    eks.on(DescribeClusterCommand).rejects(
-      new AccessDeniedException({
-        message:
-          'User: arn:aws:sts::111122223333:assumed-role/sync/x is not authorized to perform: eks:DescribeCluster ' +
-          `on resource: ${ARN}`,
-        $metadata: {},
-      }),
+    eks.intercept(
+      () =>
+        new ServiceError(
+          403,
+          'AccessDeniedException',
+          `User: ${KEY.arn} is not authorized to perform: eks:DescribeCluster on resource: ${ARN}`,
+        ),
     );
-    const failure = describeCluster(client, 'prod');
+    const failure = describeCluster(api(), 'prod');
     await expect(failure).rejects.toThrow(ClusterAccessDeniedError);
     await expect(failure).rejects.toThrow(`grant the identity running eks-auth-sync eks:DescribeCluster on ${ARN}.`);
   });
 
   it('builds the cluster ARN from the region when AWS does not say which resource was denied', async () => {
-    eks.on(DescribeClusterCommand).rejects(new AccessDeniedException({ message: 'Access denied', $metadata: {} }));
-    await expect(describeCluster(client, 'prod')).rejects.toThrow(
+    eks.intercept(() => new ServiceError(403, 'AccessDeniedException', 'Access denied'));
+    await expect(describeCluster(api(), 'prod')).rejects.toThrow(
       'eks:DescribeCluster on arn:aws:eks:eu-west-1:<account-id>:cluster/prod',
     );
   });
 
-  it('says to refresh credentials when AWS rejects them', async () => {
-    const expired = Object.assign(new Error('The security token included in the request is expired'), {
-      name: 'ExpiredTokenException',
-    });
-    eks.on(DescribeClusterCommand).rejects(expired);
-    const failure = describeCluster(client, 'prod');
+  it.each([
+    ['a wrong secret', { ...KEY, secretAccessKey: 'wrong' }, 'InvalidSignatureException'],
+    ['an unknown key', { ...KEY, accessKeyId: 'AKIAUNKNOWNEXAMPLE01' }, 'UnrecognizedClientException'],
+  ])('says to refresh credentials when EKS refuses %s', async (_label, key, code) => {
+    const credentials = async () => ({ accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey, sessionToken: key.sessionToken });
+    const failure = describeCluster(api({ credentials }), 'prod');
     await expect(failure).rejects.toThrow(AwsCredentialsError);
-    await expect(failure).rejects.toThrow(/refresh them/);
+    await expect(failure).rejects.toThrow(`(${code}); refresh them`);
+  });
+
+  it('says to refresh credentials when EKS says they expired', async () => {
+    eks.intercept(() => new ServiceError(403, 'ExpiredTokenException', 'The security token included in the request is expired'));
+    await expect(describeCluster(api(), 'prod')).rejects.toThrow(/\(ExpiredTokenException\); refresh them/);
+  });
+
+  it('rides out throttling and returns the cluster', async () => {
+    eks.throttleNext(1);
+    await expect(describeCluster(api(), 'prod')).resolves.toMatchObject({ arn: ARN });
+    expect(eks.throttled()).toEqual({ DescribeCluster: 1 });
+    expect(eks.calls()).toEqual({ DescribeCluster: 2 });
+  });
+
+  it('rides out a reset connection and returns the cluster', async () => {
+    const proxy: FaultProxy = await startFaultProxy(eks.endpoint);
+    try {
+      proxy.resetNext(1);
+      await expect(describeCluster(api({ endpoint: proxy.url }), 'prod')).resolves.toMatchObject({ arn: ARN });
+      expect(proxy.connections).toBe(2);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('fails naming DescribeCluster when 5xx errors outlast the configured attempts', async () => {
+    eks.failNext(10);
+    const failure = describeCluster(api({ maxAttempts: 2 }), 'prod');
+    await expect(failure).rejects.toThrow(EksAuthSyncError);
+    await expect(failure).rejects.toThrow(/^DescribeCluster for EKS cluster "prod" in eu-west-1 failed \(ServerException: An internal error/);
+    expect(eks.calls()).toEqual({ DescribeCluster: 2 });
+  });
+
+  it('makes three attempts by default, as the SDK does', async () => {
+    eks.failNext(10);
+    await expect(describeCluster(api(), 'prod')).rejects.toThrow(/ServerException/);
+    expect(eks.calls()).toEqual({ DescribeCluster: 3 });
+  });
+
+  it('fails naming DescribeCluster when throttling outlasts the retries', async () => {
+    eks.throttleNext(10);
+    await expect(describeCluster(api({ maxAttempts: 2 }), 'prod')).rejects.toThrow(
+      /DescribeCluster for EKS cluster "prod" in eu-west-1 failed \(ThrottlingException: Rate exceeded\)/,
+    );
+    expect(eks.throttled()).toEqual({ DescribeCluster: 2 });
+  });
+
+  it('abandons an attempt EKS never answers and fails with a timeout after its retries', async () => {
+    let requests = 0;
+    const hung = createHttpServer(() => {
+      requests++;
+    });
+    const address = await listen(hung);
+    try {
+      const timeouts = { connectionTimeout: 300, requestTimeout: 300 };
+      await expect(describeCluster(api({ endpoint: `http://${address}`, maxAttempts: 2, timeouts }), 'prod')).rejects.toThrow(
+        /DescribeCluster for EKS cluster "prod" in eu-west-1 failed \(TimeoutError: .*did not answer within 300 ms/,
+      );
+      expect(requests).toBe(2);
+    } finally {
+      await close(hung);
+    }
+  });
+
+  it('verifies TLS to an https endpoint: a certificate from an unknown CA is refused, not retried', async () => {
+    const tls = generateTls('not-eks');
+    let requests = 0;
+    const impostor = createHttpsServer({ cert: tls.certPem, key: tls.keyPem }, (_req, res) => {
+      requests++;
+      res.end('{}');
+    });
+    const address = await listen(impostor);
+    try {
+      await expect(describeCluster(api({ endpoint: `https://${address}` }), 'prod')).rejects.toThrow(
+        /DescribeCluster for EKS cluster "prod" in eu-west-1 failed \(Error: .*certificate/,
+      );
+      expect(requests).toBe(0);
+    } finally {
+      await close(impostor);
+    }
   });
 });
