@@ -72,6 +72,57 @@ const ssmSection = z.strictObject({
   kmsKeyArn: z.optional(z.string().check(z.startsWith('arn:'))),
 });
 
+/** Why `expression` is not an EventBridge schedule expression, or undefined when it is one. */
+function scheduleProblem(expression: string): string | undefined {
+  const rate = /^rate\((\d+) (minute|hour|day)(s?)\)$/.exec(expression);
+  if (rate) {
+    const value = Number(rate[1]);
+    if (value < 1) return 'a rate must be at least 1';
+    // EventBridge rejects "rate(1 minutes)" and "rate(5 minute)" at deploy time; say so at synth.
+    if ((value === 1) !== (rate[3] === '')) return `write rate(1 ${rate[2]}) or rate(N ${rate[2]}s)`;
+    return undefined;
+  }
+  const cron = /^cron\((.+)\)$/.exec(expression);
+  if (cron?.[1] !== undefined) {
+    const fields = cron[1].split(' ');
+    if (fields.length !== 6) return 'a cron expression has six fields: minutes hours day-of-month month day-of-week year';
+    if (fields[2] !== '?' && fields[4] !== '?') return 'in a cron expression, day-of-month or day-of-week must be ?';
+    return undefined;
+  }
+  return 'expected an EventBridge schedule expression: rate(15 minutes) or cron(0 * * * ? *)';
+}
+
+// EKS refuses these in an access entry: system: groups, and usernames of its own and the platform's.
+const RESERVED_ACCESS_ENTRY_USERNAME = /^(?:system|eks|aws|amazon|iam):/;
+
+/**
+ * The CDK app's deployment settings (infra/settings.ts maps them onto the EksAuthSync props).
+ * The Lambda and the CLI ignore this section; it lives in the same file so one config file
+ * describes the sync and its stack, checked with the same path-named errors.
+ */
+const deploymentSection = z.strictObject({
+  schedule: z.optional(validString(scheduleProblem)),
+  dryRunOnly: z.optional(z.boolean()),
+  memorySize: z.optional(z.int().check(z.gte(128), z.lte(10_240))),
+  // Not down to Lambda's 1 s: the handler stops 10 s before its timeout, ahead of the write.
+  timeoutSeconds: z.optional(z.int().check(z.gte(30, 'must be at least 30 (a run stops 10 s before its timeout)'), z.lte(900))),
+  /** Checked against the values CloudWatch Logs accepts by the CDK app, which knows them. */
+  logRetentionDays: z.optional(z.int().check(z.gte(1))),
+  alarmTopicArn: z.optional(z.string().check(z.regex(
+    /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$/,
+    'expected a standard SNS topic ARN such as arn:aws:sns:eu-west-1:111122223333:oncall',
+  ))),
+  createAccessEntry: z.optional(z.boolean()),
+  kubernetesGroup: z.optional(validString((g) => validateGroups([g])
+    ?? (g.startsWith('system:') ? 'an access entry cannot bind a system: group' : undefined))),
+  kubernetesUsername: z.optional(validString((u) => validateUsername(u)
+    ?? (RESERVED_ACCESS_ENTRY_USERNAME.test(u) ? 'an access entry username cannot start with system:, eks:, aws:, amazon: or iam:' : undefined))),
+  stackName: z.optional(z.string().check(z.regex(
+    /^[A-Za-z][A-Za-z0-9-]{0,127}$/,
+    'expected a CloudFormation stack name: a letter, then letters, digits and -, at most 128 characters',
+  ))),
+});
+
 const scannerBase = { name: z.optional(z.string().check(z.minLength(1))), aws: z.optional(awsSettings) };
 const scanner = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('static'), ...scannerBase, static: staticSection }),
@@ -101,6 +152,7 @@ const configSchema = z.strictObject({
     repairBrokenAwsAuth: z.optional(z.boolean()),
   }), { mode: 'merge', allowEmpty: false, maxRemovals: 20, conflictRetries: 5 }),
   scanners: z.array(scanner).check(z.minLength(1, 'at least one scanner is required')),
+  deployment: z.optional(deploymentSection),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -111,6 +163,8 @@ export type StaticScannerConfig = Extract<ScannerConfig, { type: 'static' }>['st
 export type FileScannerConfig = Extract<ScannerConfig, { type: 'file' }>['file'];
 export type IamScannerConfig = Extract<ScannerConfig, { type: 'iam' }>['iam'];
 export type SsmScannerConfig = Extract<ScannerConfig, { type: 'ssm' }>['ssm'];
+/** The CDK app's `deployment` section; nothing else reads it. */
+export type DeploymentSettings = NonNullable<Config['deployment']>;
 
 /** A scanner's display name in messages: its `name`, else `<type>[<index>]`, e.g. `iam[2]`. */
 export function scannerName(s: ScannerConfig, index: number): string {
@@ -224,7 +278,14 @@ export function validate<S extends z.ZodMiniType>(schema: S, raw: unknown, origi
  * @throws ConfigError listing every problem with its path.
  */
 export function parseConfig(text: string, origin: string): Config {
-  const raw = parseYamlText(text, origin);
+  return validateConfig(parseYamlText(text, origin), origin);
+}
+
+/**
+ * Validates an already parsed configuration document (what {@link parseYamlText} returns).
+ * @throws ConfigError listing every problem with its path.
+ */
+export function validateConfig(raw: unknown, origin: string): Config {
   return validate(configSchema, raw, origin, shapeProblems(raw));
 }
 

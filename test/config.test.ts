@@ -107,13 +107,19 @@ scanners:
     expect(problems(levels.join('\n'))).toMatch(/not valid YAML or JSON: .*alias/i);
   });
 
+  it('accepts the CDK app\'s deployment section, which the sync itself does not use, and checks it like the rest', () => {
+    expect(parseConfig(`${minimal}deployment: {memorySize: 512, schedule: rate(1 hour)}\n`, 'config.yaml').deployment)
+      .toEqual({ memorySize: 512, schedule: 'rate(1 hour)' });
+    expect(problems(`${minimal}deployment: {memorySize: 512, memory: 1}\n`)).toBe('config.yaml: deployment.memory: unknown key');
+  });
+
   it('rejects a document that is not a mapping', () => {
     expect(problems('- just\n- a list')).toContain('(top level): expected object, got a list');
   });
 });
 
 describe('the example configs', () => {
-  it.each(['examples/local.yaml', 'examples/full.yaml'])('%s is valid', async (path) => {
+  it.each(['examples/local.yaml', 'examples/full.yaml', 'examples/cdk-cluster.yaml'])('%s is valid', async (path) => {
     const { config } = await loadConfig(path);
     expect(config.scanners.length).toBeGreaterThan(0);
   });
