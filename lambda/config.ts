@@ -163,8 +163,6 @@ export type StaticScannerConfig = Extract<ScannerConfig, { type: 'static' }>['st
 export type FileScannerConfig = Extract<ScannerConfig, { type: 'file' }>['file'];
 export type IamScannerConfig = Extract<ScannerConfig, { type: 'iam' }>['iam'];
 export type SsmScannerConfig = Extract<ScannerConfig, { type: 'ssm' }>['ssm'];
-/** The CDK app's `deployment` section; nothing else reads it. */
-export type DeploymentSettings = NonNullable<Config['deployment']>;
 
 /** A scanner's display name in messages: its `name`, else `<type>[<index>]`, e.g. `iam[2]`. */
 export function scannerName(s: ScannerConfig, index: number): string {

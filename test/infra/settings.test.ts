@@ -34,7 +34,7 @@ function template(props: EksAuthSyncProps): Template {
 }
 
 describe('settingsFromConfig', () => {
-  test('without a deployment section the props carry only the config and its directory, so every construct default holds', () => {
+  test('without a deployment section the props carry only the config and its directory (relative paths resolve there), so every construct default holds', () => {
     const document = parseYamlText(BASE, FILE);
     expect(settingsFromConfig(document, FILE)).toEqual({ props: { config: document, configDir: '/deploy' } });
   });
@@ -75,10 +75,6 @@ describe('settingsFromConfig', () => {
     Template.fromStack(stack).hasResourceProperties('AWS::CloudWatch::Alarm', {
       AlarmActions: ['arn:aws:sns:eu-west-1:111122223333:oncall'],
     });
-  });
-
-  test('relative file scanner paths resolve against the config file\'s directory', () => {
-    expect(settingsWith('{}').props.configDir).toBe('/deploy');
   });
 
   test('a bad scanner config fails here, before any construct is built, with its path', () => {
@@ -132,7 +128,7 @@ describe('the construct built from the settings', () => {
     alarmTopicArn: "arn:aws:sns:eu-west-1:111122223333:oncall", createAccessEntry: true,
     kubernetesGroup: aws-auth-editors, kubernetesUsername: aws-auth-sync, stackName: S}`;
 
-  test('still validates the config it ships and keeps the deployment section in it', () => {
+  test('validates the config it ships, deployment section included', () => {
     const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Test');
     const construct = new EksAuthSync(stack, 'Sync', settingsWith(full).props);
     expect(construct.config.deployment).toMatchObject({ memorySize: 1024, stackName: 'S' });
