@@ -10,7 +10,7 @@ export const MAX_YAML_NESTING = 100;
 
 /**
  * An upper bound on the nesting depth of `text`: open flow collections, plus on each line its
- * indentation and block indicators (`-`, `?`, `:`). Uses the library's lexer, which does not
+ * indentation and block indicators (`-`, `?`, `:`) outside flow collections. Uses the library's lexer, which does not
  * recurse, so quotes and comments are understood.
  * @example yamlNestingBound('a:\n  - [b]\n') // 5
  */
@@ -34,7 +34,8 @@ export function yamlNestingBound(text: string): number {
     if (line === 0) line = indent + 1;
     if (type === 'flow-seq-start' || type === 'flow-map-start') flow++;
     else if (type === 'flow-seq-end' || type === 'flow-map-end') flow = Math.max(0, flow - 1);
-    else if (type === 'seq-item-ind' || type === 'explicit-key-ind' || type === 'map-value-ind') line++;
+    // Inside a flow collection its brackets already count the nesting; `:` and `,` there do not.
+    else if (flow === 0 && (type === 'seq-item-ind' || type === 'explicit-key-ind' || type === 'map-value-ind')) line++;
     max = Math.max(max, flow + line);
   }
   return max;

@@ -35,3 +35,16 @@ describe('the YAML nesting bound', () => {
     }
   });
 });
+
+describe('yamlNestingProblem on flow (JSON) text', () => {
+  it('accepts a long one-line JSON document, however many keys and items it has', () => {
+    const roles = Array.from({ length: 2000 }, (_, i) => ({ rolearn: `arn:aws:iam::111122223333:role/r${i}`, username: `u${i}`, groups: ['a', 'b'] }));
+    const json = JSON.stringify({ cluster: { name: 'c' }, scanners: [{ type: 'static', static: { roles } }] });
+    expect(yamlNestingBound(json)).toBeLessThan(10);
+    expect(yamlNestingProblem(json)).toBeUndefined();
+  });
+
+  it('still refuses deeply nested flow collections', () => {
+    expect(yamlNestingProblem(`${'{"a": '.repeat(150)}1${'}'.repeat(150)}`)).toMatch(/nested too deeply/);
+  });
+});
