@@ -11,7 +11,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import { encodeRfc3986, regionPartition, Sha256 } from './token.js';
 
-/** What eks-auth-sync reads of DescribeCluster's `cluster`; a member that is not a string is left out. */
+/** What eks-auth-sync reads of DescribeCluster's `cluster`; a member is undefined unless EKS sent a string. */
 export interface EksCluster {
   arn?: string;
   endpoint?: string;
@@ -28,7 +28,10 @@ export interface EksApi {
   region(): Promise<string>;
   /** The credentials requests are signed with; the cluster token is signed with them too. */
   credentials: AwsCredentialIdentityProvider;
-  /** eks:DescribeCluster; the cluster, or `undefined` if the answer holds none. */
+  /**
+   * eks:DescribeCluster; the cluster, or `undefined` if the answer holds none. Fails, once the
+   * retries are spent, with an Error named by the AWS error code (`ResourceNotFoundException`, …).
+   */
   describeCluster(name: string): Promise<EksCluster | undefined>;
 }
 
@@ -44,8 +47,8 @@ export interface EksApiOptions {
   timeouts: { connectionTimeout: number; requestTimeout: number };
 }
 
-/** An error answer from EKS (or a transport failure), named by its AWS error code. */
-export class EksApiError extends Error {
+/** An error answer from EKS, or a timeout, named by its AWS error code as the SDK names its errors. */
+class EksApiError extends Error {
   constructor(
     code: string,
     message: string,
@@ -68,14 +71,15 @@ const RETRYABLE_SOCKET_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', '
 
 /**
  * The EKS endpoint, resolved as the SDK resolves it: the configured endpoint, then
- * `AWS_ENDPOINT_URL_EKS`, then `AWS_ENDPOINT_URL`, then the regional endpoint in the region's
- * partition.
+ * `AWS_ENDPOINT_URL_EKS`, then `AWS_ENDPOINT_URL` (both skipped when
+ * `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`), then the regional endpoint in the region's partition.
+ * The shared config file's `endpoint_url` is not read.
  * @example eksEndpoint({ region: 'cn-north-1', env: {} }) // 'https://eks.cn-north-1.amazonaws.com.cn'
  */
 export function eksEndpoint(input: { endpoint?: string; region: string; env: NodeJS.ProcessEnv }): string {
   const { endpoint, region, env } = input;
-  const configured = endpoint ?? (env['AWS_ENDPOINT_URL_EKS'] || env['AWS_ENDPOINT_URL'] || undefined);
-  return configured ?? `https://eks.${region}.${regionPartition(region).dnsSuffix}`;
+  const fromEnv = env['AWS_IGNORE_CONFIGURED_ENDPOINT_URLS'] === 'true' ? undefined : env['AWS_ENDPOINT_URL_EKS'] || env['AWS_ENDPOINT_URL'];
+  return endpoint ?? (fromEnv || `https://eks.${region}.${regionPartition(region).dnsSuffix}`);
 }
 
 /**
@@ -188,9 +192,9 @@ function isRetryable(err: Error): boolean {
   return code !== undefined && RETRYABLE_SOCKET_CODES.has(code);
 }
 
-function parseJson(text: string): unknown {
+function parseJson(body: string): unknown {
   try {
-    return JSON.parse(text);
+    return JSON.parse(body);
   } catch {
     return undefined;
   }

@@ -96,6 +96,11 @@ describe('eksEndpoint', () => {
       'http://127.0.0.1:9000',
     ],
     [
+      'the regional endpoint when AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is true',
+      { region: 'eu-west-1', env: { AWS_ENDPOINT_URL_EKS: 'http://127.0.0.1:9000', AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'true' } },
+      'https://eks.eu-west-1.amazonaws.com',
+    ],
+    [
       'the configured endpoint over both variables',
       { region: 'eu-west-1', endpoint: 'https://vpce-0123.eks.eu-west-1.vpce.amazonaws.com', env: { AWS_ENDPOINT_URL: 'http://a', AWS_ENDPOINT_URL_EKS: 'http://b' } },
       'https://vpce-0123.eks.eu-west-1.vpce.amazonaws.com',
