@@ -8,7 +8,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vites
 import { DEADLINE_SAFETY_MARGIN_MS } from '../../lambda/handler.js';
 import { ServiceError, type StandinServer } from '../support/aws-standins/index.js';
 import type { Invocation } from '../support/bundle.js';
-import { SCHEDULED_EVENT, expectNoSecrets, onKubeRequest, startE2eWorld, type AwsAuthContent, type E2eWorld } from '../support/e2e.js';
+import { expectNoSecrets, onKubeRequest, startE2eWorld, type AwsAuthContent, type E2eWorld } from '../support/e2e.js';
+import { SCHEDULED_EVENT } from '../support/events.js';
 
 let world: E2eWorld;
 /** aws-auth after a clean scheduled run from the seed: the only other content a run may leave. */

@@ -7,7 +7,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { Invocation } from '../support/bundle.js';
-import { DEMO_CONFIG, SCHEDULED_EVENT, expectNoSecrets, logLine, metric, startE2eWorld, type E2eWorld } from '../support/e2e.js';
+import { DEMO_CONFIG, expectNoSecrets, logLine, metric, startE2eWorld, type E2eWorld } from '../support/e2e.js';
+import { SCHEDULED_EVENT } from '../support/events.js';
 
 const A = '111122223333';
 let world: E2eWorld;

@@ -11,19 +11,6 @@ import { buildBundle, invokeBundle, type Bundle, type Invocation } from './bundl
 import { seedAwsAuth, startEnvironment, type Environment, type EnvironmentOptions } from './environment.js';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
 
-/** What EventBridge sends on schedule. */
-export const SCHEDULED_EVENT = {
-  version: '0',
-  id: '53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa',
-  'detail-type': 'Scheduled Event',
-  source: 'aws.events',
-  account: '111122223333',
-  time: '2026-03-04T05:00:00Z',
-  region: 'eu-west-1',
-  resources: ['arn:aws:events:eu-west-1:111122223333:rule/eks-auth-sync'],
-  detail: {},
-};
-
 /** The demo account's sources as a deployed config: IAM tags (bulk) and the SSM parameter. */
 export const DEMO_CONFIG = {
   cluster: { name: 'demo', region: 'eu-west-1' },
