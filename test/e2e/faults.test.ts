@@ -197,6 +197,29 @@ describe('Kubernetes faults', () => {
     expect(kube().writes).toBe(writes);
   });
 
+  it.each([
+    ['before the write was applied', false],
+    ['after the write was applied', true],
+  ])('survives a connection reset on the write %s: aws-auth is the old or the complete new content, and the next run converges', async (_when, afterApply) => {
+    onKubeRequest(world, 1, () => kube().failNext(1, 0, { reset: true, afterApply }));
+    const run = await scheduledRun();
+    if (run.error) {
+      expect(run.error.name).toMatch(/^Kube(Connection|Server)Error$/);
+      expect(world.awsAuth()).toEqual(afterApply ? complete : world.seed);
+    } else {
+      // Retried on the reused connection: either its write landed now, or the retry met the
+      // landed write as a conflict, re-read, and found nothing left to do.
+      expectComplete();
+    }
+    const next = await scheduledRun();
+    expect(next.error).toBeUndefined();
+    expectComplete();
+    const writes = kube().writes;
+    const again = await scheduledRun();
+    expect(again.result).toMatchObject({ committed: false });
+    expect(kube().writes).toBe(writes);
+  });
+
   it('fails when the answer to a landed write never comes, without repeating the write', async () => {
     let landed: Promise<void> = Promise.resolve();
     kube().beforeWrite(() => {

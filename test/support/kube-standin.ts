@@ -50,6 +50,8 @@ export interface RequestLogEntry {
 export interface FailOptions {
   /** Apply the write, then answer with the error (the client cannot know it landed). */
   afterApply?: boolean;
+  /** Reset the connection instead of answering (the status is then unused). */
+  reset?: boolean;
 }
 
 export interface KubeStandin {
@@ -142,7 +144,7 @@ class Standin implements KubeStandin {
   readonly #readerGroups: string[];
   #now: () => Date;
   #beforeWrite: ((standin: KubeStandin) => void | Promise<void>) | undefined;
-  #failures: { status: number; afterApply: boolean }[] = [];
+  #failures: { status: number; afterApply: boolean; reset: boolean }[] = [];
 
   constructor(opts: KubeStandinOptions) {
     const tls = opts.tls ?? generateTls();
@@ -210,7 +212,7 @@ class Standin implements KubeStandin {
   }
 
   failNext(n: number, status = 500, opts: FailOptions = {}): void {
-    for (let i = 0; i < n; i++) this.#failures.push({ status, afterApply: opts.afterApply ?? false });
+    for (let i = 0; i < n; i++) this.#failures.push({ status, afterApply: opts.afterApply ?? false, reset: opts.reset ?? false });
   }
 
   setClock(now: Date | (() => Date)): void {
@@ -247,10 +249,17 @@ class Standin implements KubeStandin {
       res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(payload));
     };
 
+    const fail = (f: { status: number; reset: boolean }): void => {
+      if (!f.reset) return reply(failureReply(f.status));
+      entry.status = 0;
+      this.log.push(entry);
+      req.socket.destroy();
+    };
+
     const objectPath = OBJECT_PATH.exec(path);
     const failure = objectPath ? this.#failures.shift() : undefined;
     const isWrite = method !== 'GET';
-    if (failure && !(failure.afterApply && isWrite)) return reply(failureReply(failure.status));
+    if (failure && !(failure.afterApply && isWrite)) return fail(failure);
 
     const principal = this.#authenticate(req.headers.authorization);
     if (typeof principal === 'string') {
@@ -272,7 +281,7 @@ class Standin implements KubeStandin {
       if (!(sent instanceof Array)) entry.resourceVersion = sent.metadata?.resourceVersion;
     }
     const result = await this.#write(verb, namespace, name, body);
-    if (failure && result.status < 300) return reply(failureReply(failure.status));
+    if (failure && result.status < 300) return fail(failure);
     return reply(result);
   }
 
