@@ -1,7 +1,8 @@
 /**
  * Mappings from IAM tags, in the scheme of polarsquad/eks-auth-sync:
  * `eks/{accountId}/{clusterName}/username`, `.../groups` (joined by the separator) and, on
- * roles, `.../type` (`node`, `fargateNode`, `user`).
+ * roles, `.../type` (`node`, `fargateNode`, `user`). A node type counts only on a role whose trust
+ * policy lets nobody but that node's AWS service assume it, so tagging alone never makes a node.
  *
  * Two ways to read the tags. `bulk` (default): GetAccountAuthorizationDetails returns users and
  * roles with their tags, up to 1,000 per call. `perIdentity`, for deployments that cannot grant
@@ -28,6 +29,8 @@ interface Identity {
   name: string;
   path: string;
   tags: Tag[];
+  /** A role's trust policy, URL-encoded JSON as IAM returns it; users have none. */
+  trustPolicy?: string | undefined;
 }
 
 const NODE_GROUPS = ['system:bootstrappers', 'system:nodes'];
@@ -37,10 +40,15 @@ const NODE_GROUPS = ['system:bootstrappers', 'system:nodes'];
  * `eks:addon-manager` that a tagger must not impersonate.
  */
 const RESERVED_USERNAME_PREFIXES = ['system:', 'eks:', 'aws:', 'amazon:', 'iam:'];
-/** What the `type` tag of a role may say, and the entry a node type gets regardless of other tags. */
-const NODE_TYPES: Record<string, { username: string; groups: string[] } | undefined> = {
-  node: { username: 'system:node:{{EC2PrivateDNSName}}', groups: NODE_GROUPS },
-  fargateNode: { username: 'system:node:{{SessionName}}', groups: [...NODE_GROUPS, 'system:node-proxier'] },
+/**
+ * What the `type` tag of a role may say, the entry a node type gets regardless of other tags, and
+ * the only service principals its trust policy may name: the tag alone must not make a node.
+ */
+const NODE_TYPES: Record<string, { username: string; groups: string[]; services: readonly string[] } | undefined> = {
+  node: { username: 'system:node:{{EC2PrivateDNSName}}', groups: NODE_GROUPS, services: ['ec2.amazonaws.com', 'ec2.amazonaws.com.cn'] },
+  fargateNode: {
+    username: 'system:node:{{SessionName}}', groups: [...NODE_GROUPS, 'system:node-proxier'], services: ['eks-fargate-pods.amazonaws.com'],
+  },
 };
 
 /**
@@ -101,6 +109,10 @@ function mappingFor(identity: Identity, prefix: string, settings: IamScannerConf
   const node = NODE_TYPES[type];
   if (node !== undefined) {
     if (identity.kind === 'user') return { problem: `type "${type}" applies only to roles` };
+    const trustProblem = serviceOnlyTrustProblem(identity.trustPolicy, node.services);
+    if (trustProblem !== undefined) {
+      return { problem: `type "${type}" needs a trust policy that lets only ${node.services.join(' or ')} assume the role, but ${trustProblem}` };
+    }
     return { arn, username: node.username, groups: [...node.groups] };
   }
   if (type !== 'user') return { problem: `unknown type "${type}" in tag ${prefix}type (expected node, fargateNode or user)` };
@@ -125,6 +137,76 @@ function mappingFor(identity: Identity, prefix: string, settings: IamScannerConf
   return { arn, username, groups };
 }
 
+/** The calls that assume a role; a trust statement allowing none of them does not matter here. */
+const ASSUME_ACTIONS = ['sts:AssumeRole', 'sts:AssumeRoleWithSAML', 'sts:AssumeRoleWithWebIdentity'];
+
+/**
+ * Why a role's trust policy lets someone other than `services` assume it, or undefined when only
+ * those services can (and at least one of them can). `document` is the AssumeRolePolicyDocument
+ * as IAM returns it: URL-encoded JSON (plain JSON is read too). Deny statements and conditions
+ * only narrow trust, so they are ignored; so are statements whose actions include no AssumeRole
+ * call (e.g. only `sts:TagSession`). Anything this cannot read counts as a problem.
+ *
+ * @example serviceOnlyTrustProblem(encodeURIComponent('{"Statement":{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}}'), ['ec2.amazonaws.com'])
+ *   // 'it trusts AWS principal "*"'
+ */
+function serviceOnlyTrustProblem(document: string | undefined, services: readonly string[]): string | undefined {
+  if (document === undefined || document.trim() === '') return 'IAM returned no trust policy';
+  const policy = parseTrustPolicy(document);
+  if (!isRecord(policy) || !(isRecord(policy.Statement) || Array.isArray(policy.Statement))) {
+    return 'its trust policy is not a policy document (URL-encoded JSON with a Statement)';
+  }
+  let trusted = false;
+  for (const statement of asList(policy.Statement)) {
+    if (!isRecord(statement)) return 'its trust policy has a statement that is not an object';
+    if (statement.Effect === 'Deny' || !allowsAssume(statement)) continue;
+    if (statement.NotPrincipal !== undefined) return 'it trusts everyone but a NotPrincipal';
+    if (!isRecord(statement.Principal)) return `it trusts principal ${JSON.stringify(statement.Principal ?? null)}`;
+    for (const [kind, values] of Object.entries(statement.Principal)) {
+      for (const value of asList(values)) {
+        if (kind !== 'Service' || typeof value !== 'string' || !services.includes(value)) {
+          return `it trusts ${kind} principal ${JSON.stringify(value)}`;
+        }
+        trusted = true;
+      }
+    }
+  }
+  return trusted ? undefined : 'its trust policy lets no service assume the role';
+}
+
+function parseTrustPolicy(document: string): unknown {
+  try {
+    // IAM form-encodes the JSON (a space may come as `+`); emulators sometimes return it plain.
+    const text = document.trimStart().startsWith('{') ? document : decodeURIComponent(document.replace(/\+/g, ' '));
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether an Allow statement's Action (or NotAction) covers an AssumeRole call; unreadable counts as yes. */
+function allowsAssume(statement: Record<string, unknown>): boolean {
+  const matches = (patterns: unknown, action: string): boolean =>
+    asList(patterns).some((p) => typeof p !== 'string' || actionPattern(p).test(action));
+  if (statement.NotAction !== undefined) return ASSUME_ACTIONS.some((a) => !matches(statement.NotAction, a));
+  if (statement.Action === undefined) return true;
+  return ASSUME_ACTIONS.some((a) => matches(statement.Action, a));
+}
+
+/** IAM action patterns: case-insensitive, `*` and `?` wildcards. */
+function actionPattern(pattern: string): RegExp {
+  const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${body}$`, 'i');
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function asList(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [value];
+}
+
 /** Users and roles with their tags from GetAccountAuthorizationDetails, 1,000 per page. */
 async function listBulk(client: IAMClient, kinds: Kind[]): Promise<Identity[]> {
   if (kinds.length === 0) return [];
@@ -132,7 +214,7 @@ async function listBulk(client: IAMClient, kinds: Kind[]): Promise<Identity[]> {
   const Filter = kinds.map((k) => (k === 'user' ? 'User' : 'Role'));
   for await (const page of paginateGetAccountAuthorizationDetails({ client, pageSize: 1000 }, { Filter })) {
     for (const u of page.UserDetailList ?? []) out.push(identity('user', u.Arn, u.UserName, u.Path, u.Tags));
-    for (const r of page.RoleDetailList ?? []) out.push(identity('role', r.Arn, r.RoleName, r.Path, r.Tags));
+    for (const r of page.RoleDetailList ?? []) out.push(identity('role', r.Arn, r.RoleName, r.Path, r.Tags, r.AssumeRolePolicyDocument));
   }
   return out;
 }
@@ -156,7 +238,7 @@ const perIdentityCalls: Record<Kind, PerIdentityCalls> = {
   role: {
     async *list(client, PathPrefix) {
       for await (const p of paginateListRoles({ client, pageSize: 1000 }, { PathPrefix })) {
-        yield (p.Roles ?? []).map((r) => identity('role', r.Arn, r.RoleName, r.Path, []));
+        yield (p.Roles ?? []).map((r) => identity('role', r.Arn, r.RoleName, r.Path, [], r.AssumeRolePolicyDocument));
       }
     },
     async *tags(client, RoleName) {
@@ -188,6 +270,6 @@ async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: 
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
-function identity(kind: Kind, arn = '', name = '', path = '/', tags: Tag[] = []): Identity {
-  return { kind, arn, name, path, tags: [...tags] };
+function identity(kind: Kind, arn = '', name = '', path = '/', tags: Tag[] = [], trustPolicy?: string): Identity {
+  return { kind, arn, name, path, tags: [...tags], trustPolicy };
 }

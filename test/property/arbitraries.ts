@@ -122,14 +122,28 @@ export function iamTags(separator: string): fc.Arbitrary<{ Key: string; Value: s
   return fc.array(tag, { maxLength: 4 });
 }
 
-/** Users and roles as GetAccountAuthorizationDetails returns them, with hostile tags. */
+const trustPolicy = (...Statement: object[]): string => encodeURIComponent(JSON.stringify({ Version: '2012-10-17', Statement }));
+const assumedBy = (Principal: unknown) => ({ Effect: 'Allow', Principal, Action: 'sts:AssumeRole' });
+/** Role trust policies as IAM returns them (URL-encoded JSON), by who may assume the role. */
+export const TRUST_POLICIES = {
+  ec2: trustPolicy(assumedBy({ Service: 'ec2.amazonaws.com' })),
+  fargate: trustPolicy(assumedBy({ Service: 'eks-fargate-pods.amazonaws.com' })),
+  ec2AndAccount: trustPolicy(assumedBy({ Service: 'ec2.amazonaws.com' }), assumedBy({ AWS: 'arn:aws:iam::444455556666:root' })),
+  everyone: trustPolicy(assumedBy('*')),
+  garbage: 'not%20a%20policy',
+};
+export type TrustName = keyof typeof TRUST_POLICIES;
+
+/** Users and roles as GetAccountAuthorizationDetails returns them, with hostile tags; roles with a trust policy or none. */
 export function iamIdentities(separator: string) {
+  const trustNames = Object.keys(TRUST_POLICIES) as TrustName[];
   const identity = (kind: 'role' | 'user') => fc.record({
     name: fc.stringMatching(/^[A-Za-z0-9+=,.@_-]{1,10}$/),
     path: fc.constantFrom('/', '/ops/', '/aws-reserved/sso.amazonaws.com/'),
     partition: fc.constantFrom(...PARTITIONS),
     tags: iamTags(separator),
-  }).map(({ name, path, partition, tags }) => ({ kind, name, path, arn: `arn:${partition}:iam::${ACCOUNT}:${kind}${path}${name}`, tags }));
+    trust: kind === 'role' ? fc.option(fc.constantFrom(...trustNames), { nil: undefined }) : fc.constant(undefined),
+  }).map(({ name, path, partition, tags, trust }) => ({ kind, name, path, arn: `arn:${partition}:iam::${ACCOUNT}:${kind}${path}${name}`, tags, trust }));
   return fc.record({ roles: fc.array(identity('role'), { maxLength: 4 }), users: fc.array(identity('user'), { maxLength: 3 }) });
 }
 

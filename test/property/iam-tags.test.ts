@@ -6,20 +6,21 @@ import { parseConfig } from '../../lambda/config.js';
 import { canonicalRoleArn } from '../../lambda/mappings.js';
 import { runScanners } from '../../lambda/scanners/index.js';
 import { deps } from '../scanners/helpers.js';
-import { ACCOUNT, CLUSTER, iamIdentities } from './arbitraries.js';
+import { ACCOUNT, CLUSTER, TRUST_POLICIES, iamIdentities, type TrustName } from './arbitraries.js';
 
 const iam = mockClient(IAMClient);
 afterAll(() => iam.restore());
 
-// What the `type` tag asks for: fixed entries, never built from tag values (see SECURITY.md).
-const NODE_ENTRIES = [
-  JSON.stringify(['system:node:{{EC2PrivateDNSName}}', ['system:bootstrappers', 'system:nodes']]),
-  JSON.stringify(['system:node:{{SessionName}}', ['system:bootstrappers', 'system:nodes', 'system:node-proxier']]),
-];
+// What the `type` tag asks for: fixed entries, never built from tag values, and only for a role
+// that nobody but the node type's service can assume (see SECURITY.md).
+const NODE_ENTRIES = new Map<string, { type: string; trust: TrustName }>([
+  [JSON.stringify(['system:node:{{EC2PrivateDNSName}}', ['system:bootstrappers', 'system:nodes']]), { type: 'node', trust: 'ec2' }],
+  [JSON.stringify(['system:node:{{SessionName}}', ['system:bootstrappers', 'system:nodes', 'system:node-proxier']]), { type: 'fargateNode', trust: 'fargate' }],
+]);
 const OPT_INS = ['system:masters', 'system:nodes', 'system:authenticated'];
 
 describe('IAM tags (properties)', () => {
-  it('never grant a system: group the config does not list, nor a system: username, whatever the tags say', async () => {
+  it('never grant a system: group the config does not list, nor a system: username, nor a node entry to a role others can assume', async () => {
     const input = fc.record({
       separator: fc.constantFrom('::', ','),
       allowed: fc.subarray(OPT_INS),
@@ -34,13 +35,15 @@ describe('IAM tags (properties)', () => {
         iam.reset();
         iam.on(GetAccountAuthorizationDetailsCommand).resolves({
           IsTruncated: false,
-          RoleDetailList: identities.roles.map((r) => ({ RoleName: r.name, Path: r.path, Arn: r.arn, Tags: r.tags })),
+          RoleDetailList: identities.roles.map((r) => ({
+            RoleName: r.name, Path: r.path, Arn: r.arn, Tags: r.tags, AssumeRolePolicyDocument: r.trust && TRUST_POLICIES[r.trust],
+          })),
           UserDetailList: identities.users.map((u) => ({ UserName: u.name, Path: u.path, Arn: u.arn, Tags: u.tags })),
         });
         const { mappings } = await runScanners(config, deps(config));
-        const typeTags = (rolearn: string) => identities.roles
+        const sources = (rolearn: string) => identities.roles
           .filter((r) => canonicalRoleArn(r.arn) === rolearn)
-          .map((r) => r.tags.filter((t) => t.Key === `eks/${ACCOUNT}/${CLUSTER}/type`).pop()?.Value);
+          .map((r) => ({ type: r.tags.filter((t) => t.Key === `eks/${ACCOUNT}/${CLUSTER}/type`).pop()?.Value, trust: r.trust }));
 
         for (const entry of [...mappings.users, ...mappings.roles]) {
           // Printable ASCII only: no look-alike letters, no invisible or control characters.
@@ -51,8 +54,9 @@ describe('IAM tags (properties)', () => {
           for (const g of u.groups) if (g.startsWith('system:')) expect(allowed).toContain(g);
         }
         for (const r of mappings.roles) {
-          if (NODE_ENTRIES.includes(JSON.stringify([r.username, r.groups]))) {
-            expect(typeTags(r.rolearn).some((t) => t === 'node' || t === 'fargateNode')).toBe(true);
+          const node = NODE_ENTRIES.get(JSON.stringify([r.username, r.groups]));
+          if (node !== undefined) {
+            expect(sources(r.rolearn)).toContainEqual(node);
             continue;
           }
           expect(r.username.startsWith('system:')).toBe(false);

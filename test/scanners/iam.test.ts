@@ -16,9 +16,57 @@ afterEach(() => iam.reset());
 const ACCOUNT = '111122223333';
 const tag = (key: string, Value: string, account = ACCOUNT, cluster = 'prod'): Tag => ({ Key: `eks/${account}/${cluster}/${key}`, Value });
 
-function role(name: string, tags: Tag[], { path = '/', partition = 'aws' } = {}): RoleDetail {
-  return { RoleName: name, Path: path, Arn: `arn:${partition}:iam::${ACCOUNT}:role${path}${name}`, Tags: tags };
+function role(name: string, tags: Tag[], { path = '/', partition = 'aws', trust = undefined as string | undefined } = {}): RoleDetail {
+  return { RoleName: name, Path: path, Arn: `arn:${partition}:iam::${ACCOUNT}:role${path}${name}`, Tags: tags, AssumeRolePolicyDocument: trust };
 }
+
+type Statement = Record<string, unknown>;
+/** A trust policy as IAM returns it: URL-encoded JSON. */
+const policy = (...Statement: Statement[]): string => encodeURIComponent(JSON.stringify({ Version: '2012-10-17', Statement }));
+const allow = (Principal: unknown, Action: unknown = 'sts:AssumeRole'): Statement => ({ Effect: 'Allow', Principal, Action });
+const EC2 = allow({ Service: 'ec2.amazonaws.com' });
+const FARGATE = allow({ Service: 'eks-fargate-pods.amazonaws.com' });
+const OTHER_ACCOUNT = 'arn:aws:iam::444455556666:root';
+
+/** Trust policies that let only the node type's service assume the role. */
+const SERVICE_ONLY_TRUST: [string, string, string][] = [
+  ['node', 'lets only EC2 assume it', policy(EC2)],
+  ['node', 'names EC2 in a one-element array', policy(allow({ Service: ['ec2.amazonaws.com'] }))],
+  ['node', 'names EC2 in China', policy(allow({ Service: ['ec2.amazonaws.com.cn', 'ec2.amazonaws.com'] }))],
+  ['node', 'is one statement, not a list', encodeURIComponent(JSON.stringify({ Statement: EC2 }))],
+  ['node', 'is form-encoded with + for spaces', new URLSearchParams({ d: JSON.stringify({ Statement: [{ Sid: 'EKS nodes', ...EC2 }] }) }).toString().slice(2)],
+  ['node', 'is plain JSON', JSON.stringify({ Statement: [EC2] })],
+  ['node', 'also denies everyone else', policy(EC2, { Effect: 'Deny', Principal: '*', Action: 'sts:AssumeRole' })],
+  ['node', 'narrows EC2 with a condition', policy({ ...EC2, Condition: { StringEquals: { 'aws:SourceAccount': ACCOUNT } } })],
+  ['node', 'lets another account only tag sessions', policy(EC2, allow({ AWS: OTHER_ACCOUNT }, 'sts:TagSession'))],
+  ['fargateNode', 'lets only EKS Fargate assume it', policy(FARGATE)],
+  ['fargateNode', 'lets EKS Fargate assume it and tag sessions', policy(allow({ Service: 'eks-fargate-pods.amazonaws.com' }, ['sts:AssumeRole', 'sts:TagSession']))],
+];
+
+/** Trust policies that let someone else assume the role, or cannot be read; and what the warning says. */
+const OTHER_TRUST: [string, string, string | undefined, RegExp][] = [
+  ['node', 'also trusts an account in the same statement', policy(allow({ Service: 'ec2.amazonaws.com', AWS: OTHER_ACCOUNT })), /trusts AWS principal "arn:aws:iam::444455556666:root"/],
+  ['node', 'also trusts a role in another statement', policy(EC2, allow({ AWS: [`arn:aws:iam::${ACCOUNT}:role/dev`] })), /trusts AWS principal "arn:aws:iam::111122223333:role\/dev"/],
+  ['node', 'trusts everyone', policy(allow('*')), /trusts principal "\*"/],
+  ['node', 'trusts every AWS principal', policy(allow({ AWS: '*' })), /trusts AWS principal "\*"/],
+  ['node', 'lets only EKS Fargate assume it', policy(FARGATE), /trusts Service principal "eks-fargate-pods.amazonaws.com"/],
+  ['fargateNode', 'lets only EC2 assume it', policy(EC2), /lets only eks-fargate-pods.amazonaws.com assume the role, but it trusts Service principal "ec2.amazonaws.com"/],
+  ['node', 'names another service in the array', policy(allow({ Service: ['ec2.amazonaws.com', 'lambda.amazonaws.com'] })), /trusts Service principal "lambda.amazonaws.com"/],
+  ['node', 'trusts a SAML provider', policy(allow({ Federated: `arn:aws:iam::${ACCOUNT}:saml-provider/AWSSSO` }, ['sts:AssumeRoleWithSAML', 'sts:TagSession'])), /trusts Federated principal/],
+  ['node', 'trusts an OIDC provider', policy(EC2, allow({ Federated: 'token.actions.githubusercontent.com' }, 'sts:AssumeRoleWithWebIdentity')), /trusts Federated principal "token.actions.githubusercontent.com"/],
+  ['node', 'lets an account do sts:*', policy(EC2, allow({ AWS: OTHER_ACCOUNT }, 'sts:*')), /trusts AWS principal/],
+  ['node', 'lets an account do *', policy(EC2, allow({ AWS: OTHER_ACCOUNT }, '*')), /trusts AWS principal/],
+  ['node', 'lets an account do sts:AssumeRole*', policy(EC2, allow({ AWS: OTHER_ACCOUNT }, ['sts:TagSession', 'sts:AssumeRole*'])), /trusts AWS principal/],
+  ['node', 'lets an account do STS:assumerole', policy(EC2, allow({ AWS: OTHER_ACCOUNT }, 'STS:assumerole')), /trusts AWS principal/],
+  ['node', 'lets an account do all but sts:TagSession', policy(EC2, { Effect: 'Allow', Principal: { AWS: OTHER_ACCOUNT }, NotAction: 'sts:TagSession' }), /trusts AWS principal/],
+  ['node', 'trusts everyone but a NotPrincipal', policy({ Effect: 'Allow', NotPrincipal: { AWS: OTHER_ACCOUNT }, Action: 'sts:AssumeRole' }), /trusts everyone but a NotPrincipal/],
+  ['node', 'only denies', policy({ ...EC2, Effect: 'Deny' }), /lets no service assume the role/],
+  ['node', 'is missing', undefined, /IAM returned no trust policy/],
+  ['node', 'is empty', '', /IAM returned no trust policy/],
+  ['node', 'is not JSON', 'not%20a%20policy', /not a policy document/],
+  ['node', 'is broken URL encoding', '%7B%22Statement%22%3A%E0%A4%A', /not a policy document/],
+  ['node', 'has no Statement', encodeURIComponent(JSON.stringify({ Version: '2012-10-17' })), /not a policy document/],
+];
 function user(name: string, tags: Tag[], { path = '/', partition = 'aws' } = {}): UserDetail {
   return { UserName: name, Path: path, Arn: `arn:${partition}:iam::${ACCOUNT}:user${path}${name}`, Tags: tags };
 }
@@ -78,6 +126,8 @@ function servePerIdentity(roles: RoleDetail[], users: UserDetail[] = [], perPage
   return seen;
 }
 
+const NODE_USERNAMES: Record<string, string> = { node: 'system:node:{{EC2PrivateDNSName}}', fargateNode: 'system:node:{{SessionName}}' };
+
 const scan = (iamSection = '{}', extra = '') => {
   const config = configWith(`- type: iam\n  iam: ${iamSection}\n`, extra);
   return runScanners(config, deps(config));
@@ -111,10 +161,28 @@ describe.each([
     ['node', 'system:node:{{EC2PrivateDNSName}}', ['system:bootstrappers', 'system:nodes']],
     ['fargateNode', 'system:node:{{SessionName}}', ['system:bootstrappers', 'system:nodes', 'system:node-proxier']],
   ])('maps a role of type %s to the node entry whatever its other tags say', async (type, username, groups) => {
-    serve([role('Nodes', [tag('type', type), tag('username', 'ignored'), tag('groups', 'system:masters')])]);
+    const trust = policy(type === 'node' ? EC2 : FARGATE);
+    serve([role('Nodes', [tag('type', type), tag('username', 'ignored'), tag('groups', 'system:masters')], { trust })]);
     const d = await scan(section);
     expect(d.mappings.roles).toEqual([{ rolearn: 'arn:aws:iam::111122223333:role/Nodes', username, groups }]);
     expect(d.warnings).toEqual([]);
+  });
+
+  it.each(SERVICE_ONLY_TRUST)('maps a role of type %s whose trust policy %s', async (type, _what, trust) => {
+    serve([role('Nodes', [tag('type', type)], { trust })]);
+    const d = await scan(section);
+    expect(d.mappings.roles.map((r) => [r.rolearn, r.username])).toEqual([['arn:aws:iam::111122223333:role/Nodes', NODE_USERNAMES[type]]]);
+    expect(d.warnings).toEqual([]);
+  });
+
+  it.each(OTHER_TRUST)('skips a role of type %s whose trust policy %s, saying why', async (type, _what, trust, message) => {
+    serve([role('Nodes', [tag('type', type)], { path: '/p/', trust }), role('Good', [tag('username', 'good')], { trust })]);
+    const d = await scan(section);
+    expect(d.mappings.roles.map((r) => r.username)).toEqual(['good']);
+    expect(d.warnings).toHaveLength(1);
+    expect(d.warnings[0]).toMatchObject({ source: 'iam[0]', subject: 'arn:aws:iam::111122223333:role/p/Nodes' });
+    expect(d.warnings[0]?.message).toMatch(new RegExp(`^skipped: type "${type}" needs a trust policy that lets only `));
+    expect(d.warnings[0]?.message).toMatch(message);
   });
 
   it('keeps the partition IAM returns, strips role paths silently and keeps user paths', async () => {
