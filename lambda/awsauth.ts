@@ -9,7 +9,7 @@
  * repair is asked for (`ReadOptions.repair`).
  */
 import { createHash } from 'node:crypto';
-import { parseDocument, stringify, type DocumentOptions, type ParseOptions, type ScalarTag, type SchemaOptions, type ToStringOptions } from 'yaml';
+import { Document, isScalar, parseDocument, visit, type DocumentOptions, type ParseOptions, type ScalarTag, type SchemaOptions, type ToStringOptions } from 'yaml';
 import type { SyncSettings } from './config.js';
 import { AWS_AUTH_NAME, AWS_AUTH_NAMESPACE, type ConfigMap } from './configmap.js';
 import {
@@ -187,9 +187,11 @@ const FLOAT_1_1: ScalarTag = {
     return exponent === undefined ? dotted : `${dotted}e${exponent}`;
   },
 };
+const MERGE_TAG = 'tag:yaml.org,2002:merge';
 const YAML_WRITE: DocumentOptions & SchemaOptions & ToStringOptions & { aliasDuplicateObjects: boolean } = {
   version: '1.1',
-  customTags: (tags) => [FLOAT_1_1, ...tags],
+  // Without the merge tag, a literal `<<` key is an ordinary string that renderList can quote.
+  customTags: (tags) => [FLOAT_1_1, ...tags.filter((t) => typeof t === 'string' || t.tag !== MERGE_TAG)],
   // Always quoted, so `{{EC2PrivateDNSName}}`, `system:masters`, `yes` and `0123` stay strings.
   defaultStringType: 'QUOTE_DOUBLE',
   defaultKeyType: 'PLAIN',
@@ -198,7 +200,17 @@ const YAML_WRITE: DocumentOptions & SchemaOptions & ToStringOptions & { aliasDup
 };
 
 /** Renders a list as a YAML block list; deterministic for equal input. */
-export const renderList: ListRenderer = (items) => stringify(items, YAML_WRITE);
+export const renderList: ListRenderer = (items) => {
+  const doc = new Document(items, YAML_WRITE);
+  // A plain `<<` key would read back as a YAML 1.1 merge key (here and in the authenticator), so
+  // a foreign entry's literal `<<` field is quoted.
+  visit(doc, {
+    Pair: (_, pair) => {
+      if (isScalar(pair.key) && pair.key.value === '<<') pair.key.type = 'QUOTE_DOUBLE';
+    },
+  });
+  return doc.toString(YAML_WRITE);
+};
 
 type ListRead = { items: unknown[] } | { problem: string; position?: { line: number; col: number } };
 

@@ -251,6 +251,15 @@ describe('planning in merge mode', () => {
   });
 });
 
+describe('a foreign entry with a literal "<<" field', () => {
+  it('is rewritten with the field quoted, so it reads back as a field and not a YAML merge key', () => {
+    const odd = `- rolearn: ${role('odd')}\n  username: odd\n  "<<": {note: kept}\n`;
+    const next = plan(desired([DEV]), configMap({ mapRoles: NODE_ENTRY + odd })).next;
+    expect(next?.data?.['mapRoles']).toContain('"<<":');
+    expect(parseAwsAuth(next).roles.map((e) => e.raw)).toContainEqual({ rolearn: role('odd'), username: 'odd', '<<': { note: 'kept' } });
+  });
+});
+
 describe('planning in replace mode', () => {
   it('removes every entry not desired but still keeps mapAccounts and other keys', () => {
     const live = configMap({ mapRoles: NODE_ENTRY + `- sso:\n    permissionSetName: Admin\n`, mapUsers: BREAK_GLASS, mapAccounts: `- "${ACCT}"\n`, other: 'x' });
