@@ -128,7 +128,13 @@ describe('a whole run over hostile sources and a hostile aws-auth (properties)',
         if (i.sync.mode === 'merge') {
           for (const kind of ['role', 'user'] as const) {
             const wanted = new Set(want.filter((d) => d.kind === kind).map((d) => arnKey(d.arn)));
-            const lastByArn = new Map((kind === 'role' ? live.roles : live.users).map((e) => [e.arn === null ? e : arnKey(e.arn), e]));
+            // A duplicated ARN collapses to its last entry, at the last entry's place.
+            const lastByArn = new Map<unknown, (typeof live.roles)[number]>();
+            for (const e of kind === 'role' ? live.roles : live.users) {
+              const k = e.arn === null ? e : arnKey(e.arn);
+              lastByArn.delete(k);
+              lastByArn.set(k, e);
+            }
             const foreign = [...lastByArn.values()].filter((e) => e.arn === null || (!wanted.has(arnKey(e.arn)) && !live.ownedMarks.has(ownershipMark(kind, e.arn))));
             expect(backKinds[kind].slice(0, foreign.length).map((e) => e.raw)).toEqual(foreign.map((e) => e.raw));
           }
