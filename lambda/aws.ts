@@ -114,3 +114,18 @@ export function clientFactory(
 function definedFields(s: AwsSettings | undefined): Partial<AwsSettings> {
   return Object.fromEntries(Object.entries(s ?? {}).filter(([, v]) => v !== undefined));
 }
+
+/** Error names with which AWS rejects the credentials themselves (expired, unknown or mis-signed). */
+const REJECTED_CREDENTIALS = new Set([
+  'ExpiredToken',
+  'ExpiredTokenException',
+  'InvalidClientTokenId',
+  'UnrecognizedClientException',
+  'InvalidSignatureException',
+  'SignatureDoesNotMatch',
+]);
+
+/** True when `err` says the credentials were refused, so the fix is new credentials, not a retry. */
+export function isRejectedCredentials(err: unknown): boolean {
+  return err instanceof Error && REJECTED_CREDENTIALS.has(err.name);
+}

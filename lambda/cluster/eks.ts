@@ -9,6 +9,7 @@ import {
   ClusterNotFoundError,
   EksAuthSyncError,
 } from '../errors.js';
+import { isRejectedCredentials } from '../aws.js';
 import type { EksApi } from './eks-api.js';
 import { regionPartition } from './token.js';
 
@@ -27,14 +28,6 @@ export interface ClusterInfo {
   /** CONFIG_MAP, API_AND_CONFIG_MAP or API (in API mode aws-auth is ignored). */
   authenticationMode?: string;
 }
-
-const CREDENTIAL_ERRORS = new Set([
-  'ExpiredTokenException',
-  'ExpiredToken',
-  'UnrecognizedClientException',
-  'InvalidClientTokenId',
-  'InvalidSignatureException',
-]);
 
 /**
  * Calls eks:DescribeCluster and returns the cluster's endpoint and CA, refusing an endpoint
@@ -122,7 +115,7 @@ function describeError(err: unknown, name: string, region: string): unknown {
         `eks:DescribeCluster on ${resource}. AWS said: ${err.message}`,
     );
   }
-  if (CREDENTIAL_ERRORS.has(err.name)) {
+  if (isRejectedCredentials(err)) {
     return new AwsCredentialsError(
       `AWS rejected the credentials used to describe EKS cluster "${name}" in ${region} (${err.name}); ` +
         'refresh them (e.g. `aws sso login`, or check the role the Lambda runs as) and retry.',

@@ -3,6 +3,7 @@
  * entries against this identity's canonical ARN.
  */
 import { GetCallerIdentityCommand, type STSClient } from '@aws-sdk/client-sts';
+import { isRejectedCredentials } from '../aws.js';
 import { AwsCredentialsError, EksAuthSyncError, PrincipalArnError } from '../errors.js';
 
 const ARN = /^arn:([^:]+):(iam|sts)::(\d{12}):(.+)$/;
@@ -39,7 +40,7 @@ export async function callerIdentity(
   try {
     response = await sts.send(new GetCallerIdentityCommand({}));
   } catch (err) {
-    if (err instanceof Error && /^(ExpiredToken|InvalidClientTokenId|SignatureDoesNotMatch)/.test(err.name)) {
+    if (err instanceof Error && isRejectedCredentials(err)) {
       throw new AwsCredentialsError(
         `AWS STS rejected the credentials eks-auth-sync runs with (${err.name}); ` +
           'refresh them (e.g. `aws sso login`, or check the role the Lambda runs as) and retry.',
@@ -47,7 +48,7 @@ export async function callerIdentity(
     }
     // Throttling and 5xx errors that outlasted the SDK's retries: the bare SDK message would not say which call failed.
     const detail = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-    throw new EksAuthSyncError(`sts:GetCallerIdentity (who eks-auth-sync is, for the self-lockout guard) failed (${detail}); run again later, and report it if it persists.`, { cause: err });
+    throw new EksAuthSyncError(`sts:GetCallerIdentity (who eks-auth-sync is: the IAM scanner's default account and the self-lockout guard's identity) failed (${detail}); run again later, and report it if it persists.`, { cause: err });
   }
   const { Arn: arn, Account: account } = response;
   if (!arn || !account) {
