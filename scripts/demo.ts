@@ -9,6 +9,7 @@ import type { HandlerResponse } from '../lambda/handler.js';
 import type { PlannedEntry } from '../lambda/awsauth.js';
 import { buildBundle, invokeBundle, type Bundle, type Invocation } from '../test/support/bundle.js';
 import { startEnvironment, type Environment } from '../test/support/environment.js';
+import { SCHEDULED_EVENT } from '../test/support/events.js';
 
 const CONFIG = {
   cluster: { name: 'demo', region: 'eu-west-1' },
@@ -18,19 +19,9 @@ const CONFIG = {
   ],
 };
 
-/** What EventBridge sends on a schedule. */
+/** What EventBridge sends on a schedule, from the demo's account at the time of the run. */
 function scheduledEvent(accountId: string): Record<string, unknown> {
-  return {
-    version: '0',
-    id: '53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa',
-    'detail-type': 'Scheduled Event',
-    source: 'aws.events',
-    account: accountId,
-    time: new Date().toISOString(),
-    region: 'eu-west-1',
-    resources: [`arn:aws:events:eu-west-1:${accountId}:rule/eks-auth-sync-schedule`],
-    detail: {},
-  };
+  return { ...SCHEDULED_EVENT, account: accountId, time: new Date().toISOString() };
 }
 
 /** A step that did not do what the demo promises. */
