@@ -3,7 +3,8 @@
  * the resourceVersion that was read, and a concurrent change makes the loop re-read and re-plan,
  * so another editor's change is never lost. The store is abstract; `cluster/kube.ts` backs it.
  */
-import { parseAwsAuth, planAwsAuth, type Plan, type SelfIdentity } from './awsauth.js';
+import { isDeepStrictEqual } from 'node:util';
+import { OWNED_ANNOTATION, parseAwsAuth, planAwsAuth, type Plan, type SelfIdentity } from './awsauth.js';
 import type { SyncSettings } from './config.js';
 import type { ConfigMap } from './configmap.js';
 import { ConflictRetriesExhaustedError, KubeConflictError, KubeNotFoundError } from './errors.js';
@@ -37,13 +38,20 @@ export interface ApplyResult {
   created: boolean;
   /** Read-and-plan rounds: 1 plus one per conflict. */
   attempts: number;
+  /**
+   * A write met a conflict, yet the re-read aws-auth holds exactly what it wrote: the write
+   * landed and its answer was lost (a repeated request then met it as a conflict), or another
+   * editor made the very same change. `plan` is that write's plan, and `committed` is true.
+   */
+  landedUnconfirmed?: true;
 }
 
 /**
  * Brings aws-auth in step with `desired`: read it (absent → plan against an empty one and
  * create it), plan, and, with `commit`, write unless the plan is a no-op. On a conflict (409, or
  * aws-auth deleted after the read) it re-reads and re-plans, at most `settings.conflictRetries`
- * times, then gives up without writing.
+ * times, then gives up without writing. When the re-read finds exactly what the conflicted write
+ * carried, that write landed (its answer was lost): the result is that write, committed.
  *
  * @throws the planner's guard errors, BrokenAwsAuthError (unless `settings.repairBrokenAwsAuth`),
  *   ConflictRetriesExhaustedError, or the store's errors.
@@ -51,8 +59,12 @@ export interface ApplyResult {
  */
 export async function syncAwsAuth(opts: SyncAwsAuthOptions): Promise<ApplyResult> {
   const { store, desired, settings, self } = opts;
+  let conflicted: { plan: Plan; wrote: ConfigMap; created: boolean } | undefined;
   for (let attempts = 1; ; attempts++) {
     const current = await store.read();
+    if (conflicted && current !== null && sameContent(current, conflicted.wrote)) {
+      return { plan: conflicted.plan, committed: true, created: conflicted.created, attempts, landedUnconfirmed: true };
+    }
     const live = parseAwsAuth(current, { repair: settings.repairBrokenAwsAuth === true });
     const plan = planAwsAuth({ desired, live, settings, ...(self ? { self } : {}) });
     if (!opts.commit || plan.next === null) return { plan, committed: false, created: false, attempts };
@@ -66,6 +78,16 @@ export async function syncAwsAuth(opts: SyncAwsAuthOptions): Promise<ApplyResult
       const raced = e instanceof KubeConflictError || (current !== null && e instanceof KubeNotFoundError);
       if (!raced) throw e;
       if (attempts > settings.conflictRetries) throw new ConflictRetriesExhaustedError(attempts);
+      // Only a write that changes the content can be recognised afterwards by its content.
+      conflicted = current === null || !sameContent(current, plan.next) ? { plan, wrote: plan.next, created: current === null } : undefined;
     }
   }
+}
+
+/** Whether aws-auth holds what `wrote` carried: the same data and the same ownership record. */
+function sameContent(live: ConfigMap, wrote: ConfigMap): boolean {
+  return (
+    isDeepStrictEqual(live.data ?? {}, wrote.data ?? {}) &&
+    live.metadata.annotations?.[OWNED_ANNOTATION] === wrote.metadata.annotations?.[OWNED_ANNOTATION]
+  );
 }

@@ -121,6 +121,13 @@ export async function runSync(options: RunOptions): Promise<SyncReport> {
   report.created = result.created;
   report.attempts = result.attempts;
   report.warnings.push(...plan.warnings);
+  if (result.landedUnconfirmed) {
+    report.warnings.push({
+      source: 'aws-auth',
+      message:
+        "the API server's answer to the write was lost and a repeat met a conflict; aws-auth, read again, holds exactly what this run wrote, so the change reported is in place",
+    });
+  }
   return report;
 }
 

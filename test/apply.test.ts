@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { syncAwsAuth } from '../lambda/apply.js';
+import { syncAwsAuth, type AwsAuthStore } from '../lambda/apply.js';
 import { parseAwsAuth } from '../lambda/awsauth.js';
 import type { SyncSettings } from '../lambda/config.js';
 import type { ConfigMap } from '../lambda/configmap.js';
-import { ConflictRetriesExhaustedError, EmptySourcesGuardError, KubeForbiddenError, SelfLockoutGuardError } from '../lambda/errors.js';
+import { ConflictRetriesExhaustedError, EmptySourcesGuardError, KubeConflictError, KubeForbiddenError, SelfLockoutGuardError } from '../lambda/errors.js';
 import type { DesiredState, RoleArn } from '../lambda/mappings.js';
 import { MemoryAwsAuthStore } from './support/memory-store.js';
 
@@ -85,6 +85,33 @@ describe('syncAwsAuth', () => {
     const result = await syncAwsAuth({ store, desired: desired('dev'), settings: SETTINGS, commit: true });
     expect(result).toMatchObject({ committed: true, created: true, attempts: 2 });
     expect(roleArns(store.current)).toEqual([role('dev')]);
+  });
+
+  it('reports a write whose answer was lost as committed, with its change, when the re-read finds it in place', async () => {
+    const store = new MemoryAwsAuthStore(awsAuth(NODE_ENTRY));
+    // The PUT lands; the connection drops before the answer; the repeated PUT meets it as a 409.
+    const lostReply: AwsAuthStore = {
+      read: () => store.read(),
+      create: (cm) => store.create(cm),
+      replace: async (cm) => {
+        await store.replace(cm);
+        throw new KubeConflictError('Operation cannot be fulfilled on configmaps "aws-auth": the object has been modified');
+      },
+    };
+    const result = await syncAwsAuth({ store: lostReply, desired: desired('dev'), settings: SETTINGS, commit: true });
+    expect(result).toMatchObject({ committed: true, created: false, attempts: 2, landedUnconfirmed: true });
+    expect(result.plan.added.map((e) => e.arn)).toEqual([role('dev')]);
+    expect(store.writes).toHaveLength(1);
+    expect(roleArns(store.current)).toEqual([role('eks-node'), role('dev')]);
+  });
+
+  it('does not mistake a colleague\'s different change for its own landed write', async () => {
+    const store = new MemoryAwsAuthStore(awsAuth(NODE_ENTRY));
+    store.raceNextWrite(addForeign(store, 'colleague'));
+    const result = await syncAwsAuth({ store, desired: desired('dev'), settings: SETTINGS, commit: true });
+    expect(result.landedUnconfirmed).toBeUndefined();
+    expect(result.plan.keptForeignCount).toBe(2);
+    expect(store.writes).toHaveLength(1);
   });
 
   it('gives up after conflictRetries conflicts with a clear error, having written nothing', async () => {

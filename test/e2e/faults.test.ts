@@ -5,7 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { DEADLINE_SAFETY_MARGIN_MS } from '../../lambda/handler.js';
+import { DEADLINE_SAFETY_MARGIN_MS, type HandlerResponse } from '../../lambda/handler.js';
 import { ServiceError, type StandinServer } from '../support/aws-standins/index.js';
 import type { Invocation } from '../support/bundle.js';
 import { expectNoSecrets, onKubeRequest, startE2eWorld, type AwsAuthContent, type E2eWorld } from '../support/e2e.js';
@@ -208,8 +208,13 @@ describe('Kubernetes faults', () => {
       expect(world.awsAuth()).toEqual(afterApply ? complete : world.seed);
     } else {
       // Retried on the reused connection: either its write landed now, or the retry met the
-      // landed write as a conflict, re-read, and found nothing left to do.
-      expectComplete();
+      // landed write as a conflict and, reading it back, recognised it. Either way the report
+      // says what this run changed.
+      expectCommitted(run);
+      const response = run.result as HandlerResponse;
+      expect(response.change?.added.length).toBeGreaterThan(0);
+      const lost = response.warnings.filter((w) => /answer to the write was lost/.test(w.message));
+      expect(lost).toHaveLength(afterApply ? 1 : 0);
     }
     const next = await scheduledRun();
     expect(next.error).toBeUndefined();
