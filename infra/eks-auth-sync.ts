@@ -20,6 +20,7 @@ import { Construct } from 'constructs';
 import { parseConfig, type Config } from '../lambda/config.js';
 import { ConfigError } from '../lambda/errors.js';
 import { leastPrivilegeStatements } from './policy.js';
+import { ESM_REQUIRE_BANNER } from './esm-banner.js';
 
 const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -196,8 +197,7 @@ export class EksAuthSync extends Construct {
         mainFields: ['module', 'main'],
         // The pinned SDK is bundled rather than taken from the runtime, so what is tested is what runs.
         externalModules: [],
-        // Some dependencies are CommonJS and call require(); give the ES module bundle one.
-        banner: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+        banner: ESM_REQUIRE_BANNER,
         commandHooks: {
           beforeBundling: () => [],
           beforeInstall: () => [],

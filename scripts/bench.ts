@@ -18,6 +18,7 @@ import { generateDataset } from '../test/support/aws-standins/index.js';
 import { buildBundle, invokeBundle, type Bundle } from '../test/support/bundle.js';
 import { startEnvironment, type Environment } from '../test/support/environment.js';
 import { originalIamScan } from './original-algorithm.js';
+import { ESM_REQUIRE_BANNER } from '../infra/esm-banner.js';
 
 const LATENCY_MS = 30;
 const IAM_REQUESTS_PER_SECOND = 20;
@@ -161,7 +162,7 @@ async function buildReferences(dir: string): Promise<Record<Reference, { entry: 
       format: 'esm',
       minify: true,
       mainFields: ['module', 'main'],
-      banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+      banner: { js: ESM_REQUIRE_BANNER },
       logLevel: 'warning',
     });
     built[name] = { entry, bytes: statSync(entry).size };

@@ -3,6 +3,7 @@
  * construct (infra/) so that what is tested is what is deployed.
  */
 import { build } from 'esbuild';
+import { ESM_REQUIRE_BANNER } from '../infra/esm-banner.js';
 
 await build({
   entryPoints: ['lambda/cli.ts'],
@@ -13,7 +14,6 @@ await build({
   format: 'esm',
   mainFields: ['module', 'main'],
   sourcemap: 'linked',
-  // Some dependencies are CommonJS and call require(); give the ES module bundle one.
-  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  banner: { js: ESM_REQUIRE_BANNER },
   logLevel: 'warning',
 });

@@ -11,6 +11,7 @@ import { buildBundle, invokeBundle, type Bundle, type Invocation } from './suppo
 import { SCHEDULED_EVENT } from './support/events.js';
 import { startEnvironment, type Environment } from './support/environment.js';
 import { awsAuthConfigMap } from './support/kube-standin.js';
+import { ESM_REQUIRE_BANNER } from '../infra/esm-banner.js';
 
 const examples = join(import.meta.dirname, '../examples');
 
@@ -45,7 +46,7 @@ describe('the deployed bundle', () => {
   test('is one ES module with a source map, giving CommonJS dependencies a require()', () => {
     expect(existsSync(`${bundle.entry}.map`)).toBe(true);
     const code = readFileSync(bundle.entry, 'utf8');
-    expect(code.startsWith("import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);")).toBe(true);
+    expect(code.startsWith(ESM_REQUIRE_BANNER)).toBe(true);
     expect(code).toMatch(/\bexport\{[^}]+\}/);
   });
 
