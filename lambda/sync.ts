@@ -9,7 +9,7 @@ import { callerIdentity, describeCluster, KubeClient, TokenProvider, type Cluste
 import type { Config } from './config.js';
 import { AWS_AUTH_NAME, AWS_AUTH_NAMESPACE } from './configmap.js';
 import { DeadlineError } from './errors.js';
-import type { DesiredState, Mappings, Warning } from './mappings.js';
+import type { Mappings, Warning } from './mappings.js';
 import { runScanners, type ScanDeps } from './scanners/index.js';
 
 export interface RunOptions {
@@ -70,9 +70,8 @@ export interface SyncReport {
  */
 export async function runSync(options: RunOptions): Promise<SyncReport> {
   const { config } = options;
-  const clients = clientFactory(config.aws, definedRegion(config.cluster.region));
-  const whoAmI = once(() => callerIdentity(clients.sts()));
-  const desired = await desiredState(config, scanDeps(config, options.configDir, clients, whoAmI));
+  const aws = awsContext(config);
+  const desired = await runScanners(config, scanDeps(config, options.configDir, aws));
   const report: SyncReport = {
     dryRun: !options.commit,
     committed: false,
@@ -87,7 +86,7 @@ export async function runSync(options: RunOptions): Promise<SyncReport> {
 
   let cluster: ClusterConnection;
   try {
-    cluster = await connect(config, clients, whoAmI);
+    cluster = await connect(config, aws);
   } catch (err) {
     if (options.commit || !options.tolerateUnreachableCluster || !(err instanceof Error)) throw err;
     report.clusterError = err.message;
@@ -142,7 +141,7 @@ interface ClusterConnection {
  * Kubernetes client whose token is minted afresh whenever it ages or its credentials expire.
  * The cluster is reached with the top-level `aws` settings, never a scanner's.
  */
-async function connect(config: Config, clients: ClientFactory, whoAmI: () => Promise<CallerIdentity>): Promise<ClusterConnection> {
+async function connect(config: Config, { clients, whoAmI }: AwsContext): Promise<ClusterConnection> {
   const eks = clients.eks();
   const [info, self] = await Promise.all([describeCluster(eks, config.cluster.name), whoAmI()]);
   const tokens = new TokenProvider({ clusterName: info.name, region: info.region, credentials: eks.credentials });
@@ -161,27 +160,25 @@ async function connect(config: Config, clients: ClientFactory, whoAmI: () => Pro
   return { info, self, store };
 }
 
-function definedRegion(region: string | undefined): { region?: string } {
-  return region === undefined ? {} : { region };
+/** A run's AWS side: its clients, and who it runs as, asked of STS at most once. */
+interface AwsContext {
+  clients: ClientFactory;
+  whoAmI: () => Promise<CallerIdentity>;
 }
 
-/** What aws-auth should hold according to every configured source. */
-export function desiredState(config: Config, deps: ScanDeps): Promise<DesiredState> {
-  return runScanners(config, deps);
+/** SDK clients from the config's `aws` sections (default region: the cluster's). */
+function awsContext(config: Config): AwsContext {
+  const region = config.cluster.region;
+  const clients = clientFactory(config.aws, region === undefined ? {} : { region });
+  return { clients, whoAmI: once(() => callerIdentity(clients.sts())) };
 }
 
 /**
- * The real dependencies for a run: SDK clients from the config's `aws` sections (default region:
- * the cluster's), and the caller's account, asked of STS only if a scanner needs it and at most
- * once per run (the same answer names the identity for the self-lockout guard).
+ * What the scanners need for a run: its clients, and the caller's account, asked of STS only if a
+ * scanner needs it (the same answer names the identity for the self-lockout guard).
  */
-export function scanDeps(
-  config: Config,
-  baseDir: string,
-  clients: ClientFactory = clientFactory(config.aws, definedRegion(config.cluster.region)),
-  whoAmI: () => Promise<CallerIdentity> = once(() => callerIdentity(clients.sts())),
-): ScanDeps {
-  return { clients, baseDir, callerAccountId: async () => (await whoAmI()).account };
+export function scanDeps(config: Config, baseDir: string, aws: AwsContext = awsContext(config)): ScanDeps {
+  return { clients: aws.clients, baseDir, callerAccountId: async () => (await aws.whoAmI()).account };
 }
 
 type CallerIdentity = Awaited<ReturnType<typeof callerIdentity>>;
