@@ -3,8 +3,7 @@
  * the resourceVersion that was read, and a concurrent change makes the loop re-read and re-plan,
  * so another editor's change is never lost. The store is abstract; `cluster/kube.ts` backs it.
  */
-import { isDeepStrictEqual } from 'node:util';
-import { OWNED_ANNOTATION, parseAwsAuth, planAwsAuth, type Plan, type SelfIdentity } from './awsauth.js';
+import { holdsPlannedContent, parseAwsAuth, planAwsAuth, type Plan, type SelfIdentity } from './awsauth.js';
 import type { SyncSettings } from './config.js';
 import type { ConfigMap } from './configmap.js';
 import { ConflictRetriesExhaustedError, KubeConflictError, KubeNotFoundError } from './errors.js';
@@ -59,10 +58,10 @@ export interface ApplyResult {
  */
 export async function syncAwsAuth(opts: SyncAwsAuthOptions): Promise<ApplyResult> {
   const { store, desired, settings, self } = opts;
-  let conflicted: { plan: Plan; wrote: ConfigMap; created: boolean } | undefined;
+  let conflicted: { plan: Plan & { next: ConfigMap }; created: boolean } | undefined;
   for (let attempts = 1; ; attempts++) {
     const current = await store.read();
-    if (conflicted && current !== null && sameContent(current, conflicted.wrote)) {
+    if (conflicted && current !== null && holdsPlannedContent(current, conflicted.plan.next)) {
       return { plan: conflicted.plan, committed: true, created: conflicted.created, attempts, landedUnconfirmed: true };
     }
     const live = parseAwsAuth(current, { repair: settings.repairBrokenAwsAuth === true });
@@ -79,15 +78,9 @@ export async function syncAwsAuth(opts: SyncAwsAuthOptions): Promise<ApplyResult
       if (!raced) throw e;
       if (attempts > settings.conflictRetries) throw new ConflictRetriesExhaustedError(attempts);
       // Only a write that changes the content can be recognised afterwards by its content.
-      conflicted = current === null || !sameContent(current, plan.next) ? { plan, wrote: plan.next, created: current === null } : undefined;
+      const next = plan.next;
+      conflicted = current === null || !holdsPlannedContent(current, next) ? { plan: { ...plan, next }, created: current === null } : undefined;
     }
   }
 }
 
-/** Whether aws-auth holds what `wrote` carried: the same data and the same ownership record. */
-function sameContent(live: ConfigMap, wrote: ConfigMap): boolean {
-  return (
-    isDeepStrictEqual(live.data ?? {}, wrote.data ?? {}) &&
-    live.metadata.annotations?.[OWNED_ANNOTATION] === wrote.metadata.annotations?.[OWNED_ANNOTATION]
-  );
-}

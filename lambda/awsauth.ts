@@ -9,6 +9,7 @@
  * repair is asked for (`ReadOptions.repair`).
  */
 import { createHash } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import { Document, isScalar, parseDocument, visit, type DocumentOptions, type ParseOptions, type ScalarTag, type SchemaOptions, type ToStringOptions } from 'yaml';
 import type { SyncSettings } from './config.js';
 import { AWS_AUTH_NAME, AWS_AUTH_NAMESPACE, type ConfigMap } from './configmap.js';
@@ -546,6 +547,17 @@ function nextConfigMap(
   else annotations[OWNED_ANNOTATION] = annotation;
   next.metadata.annotations = annotations;
   return { next, rendered };
+}
+
+/**
+ * Whether `live` holds what the plan that produced `next` writes: the same data and the same
+ * ownership annotation (all `nextConfigMap` changes). Recognises a landed write after the fact.
+ */
+export function holdsPlannedContent(live: ConfigMap, next: ConfigMap): boolean {
+  return (
+    isDeepStrictEqual(live.data ?? {}, next.data ?? {}) &&
+    live.metadata.annotations?.[OWNED_ANNOTATION] === next.metadata.annotations?.[OWNED_ANNOTATION]
+  );
 }
 
 function checkGuards(
