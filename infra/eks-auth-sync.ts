@@ -20,7 +20,7 @@ import { Construct } from 'constructs';
 import { parseConfig, type Config } from '../lambda/config.js';
 import { ConfigError } from '../lambda/errors.js';
 import { leastPrivilegeStatements } from './policy.js';
-import { ESM_REQUIRE_BANNER } from './esm-banner.js';
+import { ESM_REQUIRE_BANNER, MAIN_FIELDS } from './bundling.js';
 
 const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -193,8 +193,7 @@ export class EksAuthSync extends Construct {
         sourceMap: true,
         sourcesContent: false,
         format: nodejs.OutputFormat.ESM,
-        // The SDK's ES module builds tree-shake; their CommonJS builds would double the bundle.
-        mainFields: ['module', 'main'],
+        mainFields: MAIN_FIELDS,
         // The pinned SDK is bundled rather than taken from the runtime, so what is tested is what runs.
         externalModules: [],
         banner: ESM_REQUIRE_BANNER,

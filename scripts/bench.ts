@@ -18,7 +18,7 @@ import { generateDataset } from '../test/support/aws-standins/index.js';
 import { buildBundle, invokeBundle, type Bundle } from '../test/support/bundle.js';
 import { startEnvironment, type Environment } from '../test/support/environment.js';
 import { originalIamScan } from './original-algorithm.js';
-import { ESM_REQUIRE_BANNER } from '../infra/esm-banner.js';
+import { ESM_REQUIRE_BANNER, MAIN_FIELDS } from '../infra/bundling.js';
 
 const LATENCY_MS = 30;
 const IAM_REQUESTS_PER_SECOND = 20;
@@ -161,7 +161,7 @@ async function buildReferences(dir: string): Promise<Record<Reference, { entry: 
       target: 'node24',
       format: 'esm',
       minify: true,
-      mainFields: ['module', 'main'],
+      mainFields: MAIN_FIELDS,
       banner: { js: ESM_REQUIRE_BANNER },
       logLevel: 'warning',
     });

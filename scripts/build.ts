@@ -3,7 +3,7 @@
  * construct (infra/) so that what is tested is what is deployed.
  */
 import { build } from 'esbuild';
-import { ESM_REQUIRE_BANNER } from '../infra/esm-banner.js';
+import { ESM_REQUIRE_BANNER, MAIN_FIELDS } from '../infra/bundling.js';
 
 await build({
   entryPoints: ['lambda/cli.ts'],
@@ -12,7 +12,7 @@ await build({
   platform: 'node',
   target: 'node20',
   format: 'esm',
-  mainFields: ['module', 'main'],
+  mainFields: MAIN_FIELDS,
   sourcemap: 'linked',
   banner: { js: ESM_REQUIRE_BANNER },
   logLevel: 'warning',

@@ -11,7 +11,7 @@ import { buildBundle, invokeBundle, type Bundle, type Invocation } from './suppo
 import { SCHEDULED_EVENT } from './support/events.js';
 import { startEnvironment, type Environment } from './support/environment.js';
 import { awsAuthConfigMap } from './support/kube-standin.js';
-import { ESM_REQUIRE_BANNER } from '../infra/esm-banner.js';
+import { ESM_REQUIRE_BANNER } from '../infra/bundling.js';
 
 const examples = join(import.meta.dirname, '../examples');
 
