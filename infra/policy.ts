@@ -6,7 +6,7 @@
  * role, so the function role only gets `sts:AssumeRole` on it; the read permissions belong to
  * the assumed role, which lives outside this stack. A top-level role also reaches the cluster.
  */
-import type { Config } from '../lambda/config.js';
+import type { AwsSettings, Config } from '../lambda/config.js';
 
 /** Where the function runs. Values may be CDK tokens (`Aws.ACCOUNT_ID`, …). */
 export interface PolicyScope {
@@ -21,7 +21,10 @@ export interface StatementSpec {
   actions: string[];
   resources: string[];
   conditions?: Record<string, Record<string, string>>;
-  /** Set exactly when a resource holds a `*`: why nothing narrower will do. */
+  /**
+   * Why nothing narrower will do, on the statements that hold a `*` by design. Not on every
+   * statement with a `*`: a config value (a `kmsKeyArn` such as `key/*`, the cluster name or region) may hold one.
+   */
   wildcardReason?: string;
 }
 
@@ -50,6 +53,9 @@ export function leastPrivilegeStatements(config: Config, scope: PolicyScope): St
   const assumedRoles = new Set<string>();
   const iamArn = (kind: 'role' | 'user', pathPrefix: string): string =>
     `arn:${scope.partition}:iam::${scope.account}:${kind}${withLeadingSlash(pathPrefix)}*`;
+  // The same default chain as lambda/aws.ts: the scanner's, top-level, the cluster's, the function's.
+  const regionOf = (scannerAws?: AwsSettings): string =>
+    scannerAws?.region ?? config.aws?.region ?? config.cluster.region ?? scope.region;
 
   if (config.aws?.roleARN) assumedRoles.add(config.aws.roleARN);
   for (const scanner of config.scanners) {
@@ -73,8 +79,7 @@ export function leastPrivilegeStatements(config: Config, scope: PolicyScope): St
         userTagResources.add(iamArn('user', iam.pathPrefix));
       }
     } else if (scanner.type === 'ssm') {
-      // The same default chain as lambda/aws.ts: scanner, top-level, the cluster's, the function's.
-      const region = scanner.aws?.region ?? config.aws?.region ?? config.cluster.region ?? scope.region;
+      const region = regionOf(scanner.aws);
       const name = scanner.ssm.path.replace(/^\/+/, '');
       parameterResources.add(`arn:${scope.partition}:ssm:${region}:${scope.account}:parameter/${name}`);
       if (scanner.ssm.kmsKeyArn) {
@@ -89,7 +94,7 @@ export function leastPrivilegeStatements(config: Config, scope: PolicyScope): St
   // lambda/sync.ts reaches the cluster with the top-level aws settings: with a top-level role,
   // that role describes the cluster (and is the identity aws-auth must map), not the function's.
   if (!config.aws?.roleARN) {
-    const region = config.aws?.region ?? config.cluster.region ?? scope.region;
+    const region = regionOf();
     statements.push({
       sid: 'DescribeTheCluster',
       actions: ['eks:DescribeCluster'],

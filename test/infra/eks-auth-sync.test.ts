@@ -1,36 +1,30 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Duration, type Stack, Validations } from 'aws-cdk-lib';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import { AwsSolutionsChecks } from 'cdk-nag';
-import type { IConstruct } from 'constructs';
 import { describe, expect, test } from 'vitest';
-import { EksAuthSync, type EksAuthSyncProps } from '../../infra/eks-auth-sync.js';
+import { CONFIG_FILE_IN_ASSET, type EksAuthSyncProps } from '../../infra/eks-auth-sync.js';
 import { leastPrivilegeStatements } from '../../infra/policy.js';
 import { parseYamlText } from '../../lambda/config.js';
+import { buildWithoutBundling } from '../support/cdk.js';
 
 const EXAMPLE = join(import.meta.dirname, '../../examples/cdk-cluster.yaml');
 const exampleConfig = (): unknown => parseYamlText(readFileSync(EXAMPLE, 'utf8'), EXAMPLE);
 const configDir = join(import.meta.dirname, '../../examples');
 
-/**
- * Builds the stack without bundling (the handler bundle has its own tests in test/handler.test.ts):
- * these tests are about the resources and the policy.
- */
+/** The example config's stack with `props` overriding, without bundling (see test/support/cdk.ts). */
 function build(
   props: Partial<EksAuthSyncProps> | ((stack: Stack) => Partial<EksAuthSyncProps>) = {},
   options: { nag?: boolean } = {},
 ) {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-  const stack = new Stack(app, 'Test');
-  const overrides = typeof props === 'function' ? props(stack) : props;
-  const construct = new EksAuthSync(stack, 'Sync', { config: exampleConfig(), configDir, ...overrides });
-  if (options.nag) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  return { app, stack, construct, template: () => Template.fromStack(stack) };
+  return buildWithoutBundling((stack) => {
+    const overrides = typeof props === 'function' ? props(stack) : props;
+    return { config: exampleConfig(), configDir, ...overrides };
+  }, options);
 }
 
 interface PolicyDocument {
@@ -52,7 +46,7 @@ describe('EksAuthSync', () => {
       Timeout: 120,
       ReservedConcurrentExecutions: 1,
       Handler: 'index.handler',
-      Environment: { Variables: Match.objectLike({ CONFIG_PATH: 'config.json', DRY_RUN_ONLY: 'false' }) },
+      Environment: { Variables: Match.objectLike({ CONFIG_PATH: CONFIG_FILE_IN_ASSET, DRY_RUN_ONLY: 'false' }) },
     });
   });
 
@@ -194,7 +188,7 @@ describe('EksAuthSync', () => {
     const perIdentity = parseYamlText('cluster: {name: c}\nscanners: [{type: iam, iam: {mode: perIdentity}}]', 't');
     const { app, construct } = build({ config: perIdentity, createAccessEntry: true }, { nag: true });
     expect(() => app.synth()).not.toThrow();
-    const acknowledged = allConstructs(construct).flatMap((c) =>
+    const acknowledged = construct.node.findAll().flatMap((c) =>
       c.node.metadata
         .filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
         .flatMap((entry) => Object.entries(entry.data as Record<string, string>)),
@@ -214,7 +208,3 @@ describe('EksAuthSync', () => {
     expect(() => app.synth()).toThrow(/AwsSolutions-IAM5\[Resource::\*\]/);
   });
 });
-
-function allConstructs(root: IConstruct): IConstruct[] {
-  return root.node.findAll();
-}

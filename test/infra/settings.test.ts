@@ -3,10 +3,11 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { describe, expect, test } from 'vitest';
-import { EksAuthSync, type EksAuthSyncProps } from '../../infra/eks-auth-sync.js';
+import type { EksAuthSyncProps } from '../../infra/eks-auth-sync.js';
 import { settingsFromConfig } from '../../infra/settings.js';
 import { parseYamlText } from '../../lambda/config.js';
 import { ConfigError } from '../../lambda/errors.js';
+import { buildWithoutBundling } from '../support/cdk.js';
 
 const FILE = '/deploy/prod.yaml';
 const BASE = 'cluster: {name: prod}\nscanners: [{type: static, static: {roles: []}}]\n';
@@ -28,9 +29,7 @@ function problem(deployment: string): string {
 
 /** Synthesizes the construct with `props`, without bundling the handler (it has its own tests). */
 function template(props: EksAuthSyncProps): Template {
-  const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Test');
-  new EksAuthSync(stack, 'Sync', props);
-  return Template.fromStack(stack);
+  return buildWithoutBundling(props).template();
 }
 
 describe('settingsFromConfig', () => {
@@ -129,8 +128,7 @@ describe('the construct built from the settings', () => {
     kubernetesGroup: aws-auth-editors, kubernetesUsername: aws-auth-sync, stackName: S}`;
 
   test('validates the config it ships, deployment section included', () => {
-    const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Test');
-    const construct = new EksAuthSync(stack, 'Sync', settingsWith(full).props);
+    const { construct } = buildWithoutBundling(settingsWith(full).props);
     expect(construct.config.deployment).toMatchObject({ memorySize: 1024, stackName: 'S' });
   });
 
