@@ -9,7 +9,7 @@ export const ACCOUNT = '111122223333';
 export const CLUSTER = 'prod';
 
 /** Strings meant to pass for privileged names, to break YAML, or to smuggle structure. */
-export const HOSTILE_NAMES = [
+const HOSTILE_NAMES = [
   'system:masters', 'System:masters', 'SYSTEM:MASTERS', 'sYsTeM:masters', 'system:Masters',
   '\u0455ystem:masters', // Cyrillic dze for s
   'system\uff1amasters', // fullwidth colon
@@ -30,7 +30,7 @@ export const hostileText = fc.oneof(
   { weight: 2, arbitrary: fc.stringMatching(/^[a-z][a-z0-9:_-]{0,15}$/) },
 );
 
-export const PARTITIONS = ['aws', 'aws-cn', 'aws-us-gov', 'aws-iso', 'aws-iso-b', 'aws-iso-e', 'aws-iso-f', 'aws-eusc'];
+const PARTITIONS = ['aws', 'aws-cn', 'aws-us-gov', 'aws-iso', 'aws-iso-b', 'aws-iso-e', 'aws-iso-f', 'aws-eusc'];
 const partition = fc.constantFrom(...PARTITIONS);
 const account = fc.oneof({ weight: 5, arbitrary: fc.constantFrom(ACCOUNT, '444455556666') }, { weight: 1, arbitrary: fc.stringMatching(/^\d{0,13}$/) });
 const iamPath = fc.constantFrom('/', '/', '/ops/', '/aws-reserved/sso.amazonaws.com/eu-west-1/', '//', '/a b/', '/ops');
@@ -43,7 +43,7 @@ const MALFORMED_ARNS = [
 ];
 
 /** A role or user ARN of any partition, with or without a path, or a malformed one. */
-export function arn(kind: 'role' | 'user'): fc.Arbitrary<string> {
+function arn(kind: 'role' | 'user'): fc.Arbitrary<string> {
   return fc.oneof(
     { weight: 8, arbitrary: fc.tuple(partition, account, iamPath, iamName).map(([p, a, path, n]) => `arn:${p}:iam::${a}:${kind}${path}${n}`) },
     { weight: 1, arbitrary: fc.constantFrom(...MALFORMED_ARNS) },
@@ -79,7 +79,7 @@ export function aliasBomb(levels: number): string {
 }
 
 /** Ways to damage a document's text. */
-export function damaged(text: string): fc.Arbitrary<string> {
+function damaged(text: string): fc.Arbitrary<string> {
   return fc.oneof(
     fc.nat(text.length).map((i) => text.slice(0, i)),
     fc.tuple(fc.nat(text.length), fc.constantFrom('\t', ':', '- ', '[', '{', '"', "'", '&x ', '*x ', '!!binary ', '\u0000', '\ufeff', '\n  ', '---\n', '<<: *x\n')).map(([i, s]) => text.slice(0, i) + s + text.slice(i)),
@@ -108,7 +108,7 @@ export const ssmValue: fc.Arbitrary<string> = mappingsDoc.chain((doc) => fc.oneo
 ));
 
 /** An IAM tag under the scheme's prefix for this cluster, or a near miss (other cluster, other case). */
-export function iamTags(separator: string): fc.Arbitrary<{ Key: string; Value: string }[]> {
+function iamTags(separator: string): fc.Arbitrary<{ Key: string; Value: string }[]> {
   const prefix = fc.oneof(
     { weight: 6, arbitrary: fc.constant(`eks/${ACCOUNT}/${CLUSTER}/`) },
     { weight: 1, arbitrary: fc.constantFrom(`EKS/${ACCOUNT}/${CLUSTER}/`, `eks/${ACCOUNT}/Prod/`, `eks/444455556666/${CLUSTER}/`, `eks/${ACCOUNT}/${CLUSTER}//`, `eks/${ACCOUNT}/${CLUSTER}`) },

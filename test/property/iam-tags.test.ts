@@ -4,8 +4,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lambda/config.js';
 import { canonicalRoleArn } from '../../lambda/mappings.js';
-import { runScanners } from '../../lambda/scanners/index.js';
-import { deps } from '../scanners/helpers.js';
+import { scanWith } from '../scanners/helpers.js';
 import { ACCOUNT, CLUSTER, TRUST_POLICIES, iamIdentities, type TrustName } from './arbitraries.js';
 
 const iam = mockClient(IAMClient);
@@ -40,7 +39,7 @@ describe('IAM tags (properties)', () => {
           })),
           UserDetailList: identities.users.map((u) => ({ UserName: u.name, Path: u.path, Arn: u.arn, Tags: u.tags })),
         });
-        const { mappings } = await runScanners(config, deps(config));
+        const { mappings } = await scanWith(config);
         const sources = (rolearn: string) => identities.roles
           .filter((r) => canonicalRoleArn(r.arn) === rolearn)
           .map((r) => ({ type: r.tags.filter((t) => t.Key === `eks/${ACCOUNT}/${CLUSTER}/type`).pop()?.Value, trust: r.trust }));

@@ -5,9 +5,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig, parseMappingsDocument } from '../../lambda/config.js';
 import { ConfigError, EksAuthSyncError } from '../../lambda/errors.js';
 import { renderMappingsYaml, roleArnProblem, userArnProblem, validateGroups, validateUsername } from '../../lambda/mappings.js';
-import { runScanners } from '../../lambda/scanners/index.js';
 import { decodeBase64 } from '../../lambda/scanners/ssm.js';
-import { configWith, deps } from '../scanners/helpers.js';
+import { configWith, scanWith } from '../scanners/helpers.js';
 import { ACCOUNT, aliasBomb, asText, hostileText, mappingsDoc, ssmValue } from './arbitraries.js';
 
 /** What a parser did: its value, or the class and message of what it threw. */
@@ -114,7 +113,7 @@ describe('SSM parameter values (properties)', () => {
         ssm.reset();
         ssm.on(GetParameterCommand).resolves({ Parameter: { Name: '/eks/prod/auth', Value: value } });
         try {
-          const d = await runScanners(config, deps(config));
+          const d = await scanWith(config);
           for (const r of d.mappings.roles) expect(roleArnProblem(r.rolearn)).toBeUndefined();
           for (const u of d.mappings.users) expect(validateUsername(u.username)).toBeUndefined();
         } catch (e) {

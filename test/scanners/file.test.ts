@@ -3,14 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ScannerError } from '../../lambda/errors.js';
-import { runScanners } from '../../lambda/scanners/index.js';
-import { configWith, deps } from './helpers.js';
+import { configWith, scanWith } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'eas-file-'));
-const scan = (path: string) => {
-  const config = configWith(`- type: file\n  file: {path: ${JSON.stringify(path)}}\n`);
-  return runScanners(config, deps(config, dir));
-};
+const scan = (path: string) => scanWith(configWith(`- type: file\n  file: {path: ${JSON.stringify(path)}}\n`), dir);
 
 describe('file scanner', () => {
   it('reads a YAML file relative to the config directory', async () => {

@@ -3,14 +3,12 @@ import {
   type RoleDetail, type Tag, type UserDetail,
 } from '@aws-sdk/client-iam';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lambda/config.js';
 import { ScannerError } from '../../lambda/errors.js';
-import { runScanners } from '../../lambda/scanners/index.js';
-import { configWith, deps } from './helpers.js';
+import { CALLER_ACCOUNT, configWith, scanWith } from './helpers.js';
 
 const iam = mockClient(IAMClient);
-beforeEach(() => iam.reset());
 afterEach(() => iam.reset());
 
 const ACCOUNT = '111122223333';
@@ -128,10 +126,7 @@ function servePerIdentity(roles: RoleDetail[], users: UserDetail[] = [], perPage
 
 const NODE_USERNAMES: Record<string, string> = { node: 'system:node:{{EC2PrivateDNSName}}', fargateNode: 'system:node:{{SessionName}}' };
 
-const scan = (iamSection = '{}', extra = '') => {
-  const config = configWith(`- type: iam\n  iam: ${iamSection}\n`, extra);
-  return runScanners(config, deps(config));
-};
+const scan = (iamSection = '{}', extra = '') => scanWith(configWith(`- type: iam\n  iam: ${iamSection}\n`, extra));
 
 describe.each([
   ['bulk', (roles: RoleDetail[], users: UserDetail[] = []) => serveBulk(roles, users, 2), '{mode: bulk}'],
@@ -276,9 +271,9 @@ describe.each([
   });
 
   it('falls back to the caller account when no account ID is configured', async () => {
-    serve([role('R', [tag('username', 'r', '999999999999')])]);
+    serve([role('R', [tag('username', 'r', CALLER_ACCOUNT)])]);
     const config = parseConfig(`cluster: {name: prod}\nscanners: [{type: iam, iam: ${section}}]`, 'test.yaml');
-    const d = await runScanners(config, deps(config, '/', async () => '999999999999'));
+    const d = await scanWith(config);
     expect(d.mappings.roles.map((r) => r.username)).toEqual(['r']);
   });
 

@@ -3,8 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { renderMappingsYaml } from '../../lambda/mappings.js';
-import { runScanners } from '../../lambda/scanners/index.js';
-import { configWith, deps } from './helpers.js';
+import { configWith, scanWith } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'eas-index-'));
 writeFileSync(join(dir, 'm.yaml'), `roles:
@@ -21,8 +20,7 @@ const FILE = '- type: file\n  file: {path: m.yaml}\n';
 
 describe('runScanners', () => {
   it('merges scanners with the one listed first winning, and reports the conflict naming both', async () => {
-    const config = configWith(STATIC + FILE);
-    const d = await runScanners(config, deps(config, dir));
+    const d = await scanWith(configWith(STATIC + FILE), dir);
     expect(d.mappings.roles).toEqual([
       { rolearn: 'arn:aws:iam::111122223333:role/Admin', username: 'admin', groups: ['system:masters'] },
       { rolearn: 'arn:aws:iam::111122223333:role/AWSReservedSSO_Dev_1', username: 'dev', groups: [] },
@@ -35,22 +33,19 @@ describe('runScanners', () => {
   });
 
   it('gives the other precedence when the order of the scanners is swapped', async () => {
-    const config = configWith(FILE + STATIC);
-    const d = await runScanners(config, deps(config, dir));
+    const d = await scanWith(configWith(FILE + STATIC), dir);
     expect(d.mappings.roles[0]?.username).toBe('from-file');
   });
 
   it('prints byte-identical output whatever order the entries come in', async () => {
     const entries = ['C', 'a', 'B'].map((n) => `{rolearn: "arn:aws:iam::111122223333:role/${n}", username: ${n.toLowerCase()}}`);
-    const run = async (list: string[]) => {
-      const config = configWith(`- type: static\n  static: {roles: [${list.join(', ')}]}\n`);
-      return renderMappingsYaml((await runScanners(config, deps(config))).mappings);
-    };
+    const run = async (list: string[]) =>
+      renderMappingsYaml((await scanWith(configWith(`- type: static\n  static: {roles: [${list.join(', ')}]}\n`))).mappings);
     expect(await run([...entries].reverse())).toBe(await run(entries));
   });
 
   it('fails the whole run when one scanner fails', async () => {
     const config = configWith(`${STATIC}- type: file\n  name: extra\n  file: {path: nope.yaml}\n`);
-    await expect(runScanners(config, deps(config, dir))).rejects.toThrow(/^scanner "extra": cannot read/);
+    await expect(scanWith(config, dir)).rejects.toThrow(/^scanner "extra": cannot read/);
   });
 });

@@ -2,9 +2,8 @@ import { GetParameterCommand, ParameterNotFound, SSMClient } from '@aws-sdk/clie
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ScannerError } from '../../lambda/errors.js';
-import { runScanners } from '../../lambda/scanners/index.js';
 import { decodeBase64 } from '../../lambda/scanners/ssm.js';
-import { configWith, deps } from './helpers.js';
+import { configWith, scanWith } from './helpers.js';
 
 const ssm = mockClient(SSMClient);
 afterEach(() => ssm.reset());
@@ -25,10 +24,7 @@ const EXPECTED = {
 function serve(value: string, type: 'String' | 'SecureString' = 'String'): void {
   ssm.on(GetParameterCommand, { Name: '/eks/prod/auth' }).resolves({ Parameter: { Name: '/eks/prod/auth', Type: type, Value: value } });
 }
-const scan = () => {
-  const config = configWith('- type: ssm\n  name: central\n  ssm: {path: /eks/prod/auth}\n');
-  return runScanners(config, deps(config));
-};
+const scan = () => scanWith(configWith('- type: ssm\n  name: central\n  ssm: {path: /eks/prod/auth}\n'));
 
 describe('ssm scanner', () => {
   it.each([
