@@ -61,6 +61,13 @@ function client(overrides: Partial<KubeClientOptions> = {}): KubeClient {
   return c;
 }
 
+/** The seeded aws-auth as `kube` reads it. */
+async function readSeed(kube: KubeClient) {
+  const live = await kube.getConfigMap('kube-system', 'aws-auth');
+  if (!live) throw new Error('seeded aws-auth missing');
+  return live;
+}
+
 async function rejection(promise: Promise<unknown>): Promise<Error> {
   try {
     await promise;
@@ -90,8 +97,7 @@ describe('KubeClient reads and writes ConfigMaps', () => {
 
   it('replaces with the resourceVersion it read, which the server requires to still be current', async () => {
     const kube = client();
-    const live = await kube.getConfigMap('kube-system', 'aws-auth');
-    if (!live) throw new Error('seeded aws-auth missing');
+    const live = await readSeed(kube);
     const replaced = await kube.replaceConfigMap({ ...live, data: { ...live.data, mapRoles: '[]\n' } });
     expect(Number(replaced.metadata.resourceVersion)).toBeGreaterThan(Number(live.metadata.resourceVersion));
     expect(standin.get('kube-system', 'aws-auth')?.data?.['mapRoles']).toBe('[]\n');
@@ -109,8 +115,7 @@ describe('KubeClient reads and writes ConfigMaps', () => {
 describe('KubeClient surfaces concurrent changes', () => {
   it('raises KubeConflictError when someone else changed aws-auth between read and write, and their change survives', async () => {
     const kube = client();
-    const live = await kube.getConfigMap('kube-system', 'aws-auth');
-    if (!live) throw new Error('seeded aws-auth missing');
+    const live = await readSeed(kube);
     standin.beforeWrite((s) => {
       s.put(awsAuth({ ...SEED.data, mapAccounts: '- "444455556666"\n' }));
     });
@@ -129,8 +134,7 @@ describe('KubeClient surfaces concurrent changes', () => {
 
   it('raises KubeNotFoundError when aws-auth was deleted between read and replace', async () => {
     const kube = client();
-    const live = await kube.getConfigMap('kube-system', 'aws-auth');
-    if (!live) throw new Error('seeded aws-auth missing');
+    const live = await readSeed(kube);
     standin.beforeWrite((s) => {
       s.delete('kube-system', 'aws-auth');
     });
@@ -213,8 +217,7 @@ describe('KubeClient authorisation errors', () => {
 describe('KubeClient validation errors', () => {
   it('raises KubeInvalidError with the server causes when aws-auth would exceed 1 MiB', async () => {
     const kube = client();
-    const live = await kube.getConfigMap('kube-system', 'aws-auth');
-    if (!live) throw new Error('seeded aws-auth missing');
+    const live = await readSeed(kube);
     const err = await rejection(kube.replaceConfigMap({ ...live, data: { mapRoles: 'x'.repeat(1024 * 1024) } }));
     expect(err).toBeInstanceOf(KubeInvalidError);
     expect(err.message).toContain('[]: Too long: must have at most 1048576 bytes');
@@ -239,8 +242,7 @@ describe('KubeClient retries', () => {
 
   it('does not repeat a write that failed with a 5xx, because it may have been applied', async () => {
     const kube = client();
-    const live = await kube.getConfigMap('kube-system', 'aws-auth');
-    if (!live) throw new Error('seeded aws-auth missing');
+    const live = await readSeed(kube);
     standin.failNext(1, 500, { afterApply: true });
     const err = await rejection(kube.replaceConfigMap({ ...live, data: { mapRoles: '[]\n' } }));
     expect(err).toBeInstanceOf(KubeServerError);
@@ -251,8 +253,7 @@ describe('KubeClient retries', () => {
 
   it('repeats a write the server throttled with 429, since throttled requests are never applied', async () => {
     const kube = client();
-    const live = await kube.getConfigMap('kube-system', 'aws-auth');
-    if (!live) throw new Error('seeded aws-auth missing');
+    const live = await readSeed(kube);
     standin.failNext(1, 429);
     await kube.replaceConfigMap({ ...live, data: { mapRoles: '[]\n' } });
     expect(standin.log.filter((e) => e.method === 'PUT').map((e) => e.status)).toEqual([429, 200]);
