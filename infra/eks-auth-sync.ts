@@ -159,9 +159,13 @@ export class EksAuthSync extends Construct {
     }
     // The same statements with the pseudo parameters spelled as cdk-nag names them, so each
     // wildcard resource is acknowledged by its exact finding id, never by a blanket rule.
+    // A wildcard that a config value brings in (a `kmsKeyArn` of `key/*`) has no reason, so
+    // cdk-nag reports it to whoever wrote the config.
     for (const spec of leastPrivilegeStatements(this.config, NAG_SPELLING)) {
+      const reason = spec.wildcardReason;
+      if (reason === undefined) continue;
       for (const resource of spec.resources.filter((r) => r.includes('*'))) {
-        Validations.of(this.role).acknowledge({ id: `AwsSolutions::AwsSolutions-IAM5[Resource::${resource}]`, reason: spec.wildcardReason ?? '' });
+        Validations.of(this.role).acknowledge({ id: `AwsSolutions::AwsSolutions-IAM5[Resource::${resource}]`, reason });
       }
     }
 

@@ -201,6 +201,15 @@ describe('EksAuthSync', () => {
     for (const [, reason] of acknowledged) expect(reason.length).toBeGreaterThan(40);
   });
 
+  test('cdk-nag reports a wildcard that the config brings in, rather than acknowledging it with no reason', () => {
+    const anyKey = parseYamlText(
+      'cluster: {name: c}\nscanners: [{type: ssm, ssm: {path: /eks/c/mappings, kmsKeyArn: "arn:aws:kms:eu-west-1:111122223333:key/*"}}]',
+      't',
+    );
+    const { app } = build({ config: anyKey }, { nag: true });
+    expect(() => app.synth()).toThrow(/AwsSolutions-IAM5\[Resource::arn:aws:kms:eu-west-1:111122223333:key\/\*\]/);
+  });
+
   test('cdk-nag does report a wildcard that nobody acknowledged (the check above can fail)', () => {
     const staticOnly = parseYamlText('cluster: {name: c}\nscanners: [{type: static, static: {}}]', 't');
     const { app, construct } = build({ config: staticOnly }, { nag: true });
