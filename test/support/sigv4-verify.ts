@@ -1,16 +1,17 @@
 /**
  * Server-side check of an EKS bearer token, as aws-iam-authenticator (pkg/token) and then STS
  * would do it: the authenticator's structural rules, then the SigV4 presigned-URL signature
- * recomputed from the secret of the access key. Written with node:crypto alone, independently
- * of lambda/cluster/token.ts, so that the two can check each other.
+ * recomputed from the secret of the access key. Written with node:crypto and the AWS stand-ins'
+ * SigV4 primitives (aws-standins/sigv4.ts), independently of lambda/cluster/token.ts, so that the
+ * two can check each other.
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { canonicalQueryString, sha256Hex, signingKey } from './aws-standins/sigv4.js';
 
 export const TOKEN_PREFIX = 'k8s-aws-v1.';
 const MAX_TOKEN_BYTES = 4096;
 const MAX_EXPIRES_SECONDS = 900;
 const DATE_VALIDITY_MS = 15 * 60_000;
-const EMPTY_SHA256 = createHash('sha256').update('').digest('hex');
 const ALLOWED_QUERY_KEYS = new Set([
   'action',
   'version',
@@ -107,25 +108,19 @@ export function verifyEksToken(token: string, ctx: VerifyContext): VerifyResult 
   const headerValues: Record<string, string> = { host: url.host, 'x-k8s-aws-id': ctx.clusterName };
   const unsent = signedHeaders.find((h) => headerValues[h] === undefined);
   if (unsent !== undefined) return fail(`signed header ${unsent} is not one the authenticator sends`);
-  const canonicalQuery = pairs
-    .filter(([key]) => key !== 'X-Amz-Signature')
-    .map(([key, value]) => [uriEncode(key), uriEncode(value)] as const)
-    .sort(([ka, va], [kb, vb]) => (ka === kb ? compare(va, vb) : compare(ka, kb)))
-    .map(([key, value]) => `${key}=${value}`)
-    .join('&');
+  const canonicalQuery = canonicalQueryString(pairs, { omitSignature: true });
   const canonicalRequest = [
     'GET',
     '/',
     canonicalQuery,
     signedHeaders.map((h) => `${h}:${headerValues[h] ?? ''}\n`).join(''),
     signedHeaders.join(';'),
-    EMPTY_SHA256,
+    sha256Hex(''),
   ].join('\n');
   const scope = `${scopeDate}/${scopeRegion}/sts/aws4_request`;
-  const stringToSign = ['AWS4-HMAC-SHA256', amzDate, scope, createHash('sha256').update(canonicalRequest).digest('hex')].join('\n');
-  let key: Buffer = hmac(`AWS4${identity.secretAccessKey}`, scopeDate);
-  for (const part of [scopeRegion, 'sts', 'aws4_request']) key = hmac(key, part);
-  const expected = Buffer.from(hmac(key, stringToSign).toString('hex'));
+  const stringToSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256Hex(canonicalRequest)].join('\n');
+  const key = signingKey(identity.secretAccessKey, scopeDate, scopeRegion, 'sts');
+  const expected = Buffer.from(createHmac('sha256', key).update(stringToSign).digest('hex'));
   const given = Buffer.from(lower.get('x-amz-signature') ?? '');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
     return fail('signature does not match (wrong secret, or signed for another cluster name)');
@@ -161,17 +156,4 @@ function parseAmzDate(value: string): Date | undefined {
   if (!m) return undefined;
   const date = new Date(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}Z`);
   return Number.isNaN(date.getTime()) ? undefined : date;
-}
-
-/** SigV4 URI encoding: every byte except the unreserved A-Z a-z 0-9 - _ . ~ is %XX. */
-export function uriEncode(value: string): string {
-  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function hmac(key: string | Buffer, data: string | undefined): Buffer {
-  return createHmac('sha256', key).update(data ?? '').digest();
 }

@@ -4,7 +4,8 @@
  */
 import { Hash } from '@smithy/hash-node';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { TOKEN_PREFIX, uriEncode } from './sigv4-verify.js';
+import { rfc3986 } from './aws-standins/sigv4.js';
+import { TOKEN_PREFIX } from './sigv4-verify.js';
 
 export interface TestCredentials {
   accessKeyId: string;
@@ -39,7 +40,7 @@ export async function mintTestToken(opts: MintOptions): Promise<string> {
     { expiresIn: opts.expiresIn ?? 60, signingDate: opts.now },
   );
   const query = Object.entries(signed.query ?? {})
-    .map(([k, v]) => `${uriEncode(k)}=${uriEncode(String(v))}`)
+    .map(([k, v]) => `${rfc3986(k)}=${rfc3986(String(v))}`)
     .join('&');
   return TOKEN_PREFIX + Buffer.from(`https://${host}/?${query}`).toString('base64url');
 }

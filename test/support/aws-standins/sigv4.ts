@@ -158,12 +158,7 @@ export function verifySigV4(req: WireRequest, expect: SigV4Expectation): SigV4Re
     if (value === undefined) return fail('mismatch', signatureMismatchMessage);
     canonicalHeaders.push(`${name}:${value.trim().replace(/\s+/g, ' ')}\n`);
   }
-  const canonicalQuery = query
-    .filter(([k]) => !(presigned && k === 'X-Amz-Signature'))
-    .map(([k, v]) => [rfc3986(k), rfc3986(v)] as const)
-    .sort(([ak, av], [bk, bv]) => (ak < bk ? -1 : ak > bk ? 1 : av < bv ? -1 : av > bv ? 1 : 0))
-    .map(([k, v]) => `${k}=${v}`)
-    .join('&');
+  const canonicalQuery = canonicalQueryString(query, { omitSignature: presigned });
   const payloadHash = header('x-amz-content-sha256') ?? sha256Hex(req.body);
   const canonicalRequest = [
     req.method,
@@ -189,7 +184,7 @@ function fail(reason: SigV4FailureReason, message: string): SigV4Result {
 }
 
 /** Decoded `[key, value]` pairs in arrival order; `+` is a literal plus, as AWS reads it. */
-export function parseQuery(raw: string): Array<[string, string]> {
+function parseQuery(raw: string): Array<[string, string]> {
   if (raw === '') return [];
   return raw.split('&').map((pair) => {
     const eq = pair.indexOf('=');
@@ -207,8 +202,22 @@ function safeDecode(s: string): string {
   }
 }
 
-function rfc3986(s: string): string {
+/** SigV4 URI encoding (RFC 3986): every byte except the unreserved A-Z a-z 0-9 - _ . ~ is %XX. */
+export function rfc3986(s: string): string {
   return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+/**
+ * The canonical query string of SigV4: keys and values URI-encoded, sorted by key then value,
+ * joined as `k=v&…`. A presigned URL's own `X-Amz-Signature` is left out with `omitSignature`.
+ */
+export function canonicalQueryString(pairs: ReadonlyArray<readonly [string, string]>, opts: { omitSignature: boolean }): string {
+  return pairs
+    .filter(([k]) => !(opts.omitSignature && k === 'X-Amz-Signature'))
+    .map(([k, v]) => [rfc3986(k), rfc3986(v)] as const)
+    .sort(([ak, av], [bk, bv]) => (ak < bk ? -1 : ak > bk ? 1 : av < bv ? -1 : av > bv ? 1 : 0))
+    .map(([k, v]) => `${k}=${v}`)
+    .join('&');
 }
 
 /** Non-S3 services sign the normalised path with each segment encoded once more. */
@@ -223,11 +232,13 @@ function canonicalPath(rawPath: string): string {
   return `/${out.map(rfc3986).join('/')}${trailing}`;
 }
 
-function sha256Hex(data: string | Buffer): string {
+/** Lower-case hex SHA-256 of `data`. */
+export function sha256Hex(data: string | Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-function signingKey(secret: string, date: string, region: string, service: string): Buffer {
+/** The SigV4 signing key: HMAC-SHA256 chained over date, region, service and `aws4_request`. */
+export function signingKey(secret: string, date: string, region: string, service: string): Buffer {
   const kDate = createHmac('sha256', `AWS4${secret}`).update(date).digest();
   const kRegion = createHmac('sha256', kDate).update(region).digest();
   const kService = createHmac('sha256', kRegion).update(service).digest();
