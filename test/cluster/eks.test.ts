@@ -2,9 +2,8 @@
  * DescribeCluster as eks-auth-sync sends it (hand-signed, without the SDK's EKS client), against
  * the EKS stand-in, which verifies every request's SigV4 signature as EKS does.
  */
-import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { clientFactory } from '../../lambda/aws.js';
 import { eksApi, eksEndpoint, type EksApi } from '../../lambda/cluster/eks-api.js';
@@ -19,6 +18,7 @@ import {
 import { startEks, type EksStandin } from '../support/aws-standins/eks.js';
 import { ServiceError, type StandinCredential } from '../support/aws-standins/index.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
+import { closeServer, listenLoopback } from '../support/listen.js';
 import { generateTls } from '../support/tls.js';
 
 const REGION = 'eu-west-1';
@@ -72,16 +72,6 @@ function stubEnvCredentials(): void {
   vi.stubEnv('AWS_SESSION_TOKEN', KEY.sessionToken ?? '');
   vi.stubEnv('AWS_CONFIG_FILE', '/dev/null');
   vi.stubEnv('AWS_SHARED_CREDENTIALS_FILE', '/dev/null');
-}
-
-async function listen(server: Server | HttpsServer): Promise<string> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return `127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
-async function close(server: Server | HttpsServer): Promise<void> {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
 }
 
 describe('eksEndpoint', () => {
@@ -274,7 +264,7 @@ describe('describeCluster', () => {
     const hung = createHttpServer(() => {
       requests++;
     });
-    const address = await listen(hung);
+    const address = `127.0.0.1:${await listenLoopback(hung)}`;
     try {
       const timeouts = { connectionTimeout: 300, requestTimeout: 300 };
       await expect(describeCluster(api({ endpoint: `http://${address}`, maxAttempts: 2, timeouts }), 'prod')).rejects.toThrow(
@@ -282,7 +272,7 @@ describe('describeCluster', () => {
       );
       expect(requests).toBe(2);
     } finally {
-      await close(hung);
+      await closeServer(hung);
     }
   });
 
@@ -293,14 +283,14 @@ describe('describeCluster', () => {
       requests++;
       res.end('{}');
     });
-    const address = await listen(impostor);
+    const address = `127.0.0.1:${await listenLoopback(impostor)}`;
     try {
       await expect(describeCluster(api({ endpoint: `https://${address}` }), 'prod')).rejects.toThrow(
         /DescribeCluster for EKS cluster "prod" in eu-west-1 failed \(Error: .*certificate/,
       );
       expect(requests).toBe(0);
     } finally {
-      await close(impostor);
+      await closeServer(impostor);
     }
   });
 });

@@ -3,11 +3,10 @@
  * answers with IAM's, SSM's and STS's own response and error formats.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { clientFactory } from '../../lambda/aws.js';
 import { ScannerError } from '../../lambda/errors.js';
 import { runScanners } from '../../lambda/scanners/index.js';
+import { closeServer, listenLoopback } from '../support/listen.js';
 import { configWith, deps } from './helpers.js';
 
 interface Received { action: string; authorization: string }
@@ -65,10 +64,9 @@ beforeAll(async () => {
       }
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  url = `http://127.0.0.1:${await listenLoopback(server)}`;
 });
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+afterAll(() => closeServer(server));
 
 beforeEach(() => {
   received = [];
@@ -129,28 +127,5 @@ describe('over the wire', () => {
     expect(received.map((r) => r.action)).toEqual(['AssumeRole', 'GetAccountAuthorizationDetails']);
     expect(received[0]?.authorization).toContain('Credential=AKIAENVEXAMPLE/');
     expect(received[1]?.authorization).toContain('Credential=ASIAASSUMEDEXAMPLE/');
-  });
-});
-
-describe('clientFactory', () => {
-  it('builds each client once per distinct settings', () => {
-    const f = clientFactory({ region: 'eu-west-1' }, {});
-    expect(f.iam()).toBe(f.iam({}));
-    expect(f.iam({ region: 'eu-west-1' })).toBe(f.iam());
-    expect(f.iam({ region: 'us-east-1' })).not.toBe(f.iam());
-  });
-
-  it('lets a scanner section override the top-level one, field by field, over the cluster region', async () => {
-    const f = clientFactory({ region: 'eu-west-1', maxRetries: 2 }, { region: 'eu-north-1' });
-    const scannerClient = f.ssm({ region: 'us-west-2' });
-    expect(await scannerClient.config.region()).toBe('us-west-2');
-    expect(await scannerClient.config.maxAttempts()).toBe(3);
-    expect(await f.ssm().config.region()).toBe('eu-west-1');
-    expect(await clientFactory(undefined, { region: 'eu-north-1' }).ssm().config.region()).toBe('eu-north-1');
-  });
-
-  it('uses adaptive retry', async () => {
-    const strategy = await clientFactory(undefined, { region: 'eu-west-1' }).iam().config.retryStrategy();
-    expect('mode' in strategy && strategy.mode).toBe('adaptive');
   });
 });

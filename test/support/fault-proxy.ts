@@ -5,7 +5,7 @@
  * Kubernetes stand-in still verifies against its CA and SigV4 still verifies on the AWS ones.
  */
 import { connect, createServer, type Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import { closeServer, listenLoopback } from './listen.js';
 
 export interface FaultProxy {
   /** `http://127.0.0.1:PORT` or `https://…`, the target's scheme on the proxy's port. */
@@ -50,11 +50,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       client.on('close', () => server.destroy());
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port: own } = server.address() as AddressInfo;
+  const own = await listenLoopback(server);
   return {
     url: `${upstream.protocol}//127.0.0.1:${own}`,
     get connections() {
@@ -66,10 +62,10 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     stallNext: (n) => {
       for (let i = 0; i < n; i++) faults.push('stall');
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of open) s.destroy();
-        server.close(() => resolve());
-      }),
+    close: () => {
+      for (const s of open) s.destroy();
+      // Closing twice is allowed: the error of the second close is ignored.
+      return closeServer(server).catch(() => undefined);
+    },
   };
 }

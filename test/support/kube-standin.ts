@@ -8,13 +8,11 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { parse as parseYaml } from 'yaml';
-import { AWS_AUTH_NAME, AWS_AUTH_NAMESPACE, type ConfigMap } from '../../lambda/configmap.js';
+import { AWS_AUTH_NAME, AWS_AUTH_NAMESPACE, type ConfigMap, type ObjectMeta } from '../../lambda/configmap.js';
+import { closeServer, listenLoopback } from './listen.js';
 import { verifyEksToken, type StsIdentity } from './sigv4-verify.js';
 import { generateTls, type TlsMaterial } from './tls.js';
-
-export type { StsIdentity } from './sigv4-verify.js';
 
 export interface KubeStandinOptions {
   /** The cluster name tokens must be signed for (their `x-k8s-aws-id`). */
@@ -107,7 +105,6 @@ interface Reply {
 type Verb = 'get' | 'list' | 'create' | 'update' | 'delete';
 
 const MAX_CONFIGMAP_BYTES = 1024 * 1024;
-const UNAUTHORIZED: KubeStatus = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'Unauthorized', reason: 'Unauthorized', code: 401 };
 const REASON_BY_CODE: Record<number, string> = { 429: 'TooManyRequests', 500: 'InternalError', 503: 'ServiceUnavailable', 504: 'Timeout' };
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const CONFIGMAP_KEY = /^[-._a-zA-Z0-9]+$/;
@@ -172,27 +169,15 @@ class Standin implements KubeStandin {
     return this.#writes;
   }
 
-  listen(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(0, '127.0.0.1', () => {
-        this.#url = `https://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
-        resolve();
-      });
-    });
+  async listen(): Promise<void> {
+    this.#url = `https://127.0.0.1:${await listenLoopback(this.#server)}`;
   }
 
   put(cm: ConfigMap): ConfigMap {
     const namespace = cm.metadata.namespace ?? 'default';
     const existing = this.#store.get(key(namespace, cm.metadata.name));
     const stored: ConfigMap = structuredClone(cm);
-    stored.metadata = {
-      ...stored.metadata,
-      namespace,
-      uid: existing?.metadata.uid ?? randomUUID(),
-      creationTimestamp: existing?.metadata['creationTimestamp'] ?? this.#timestamp(),
-      resourceVersion: this.#nextResourceVersion(),
-    };
+    stored.metadata = this.#stamp(stored.metadata, namespace, existing);
     this.#namespaces.add(namespace);
     this.#store.set(key(namespace, cm.metadata.name), stored);
     return structuredClone(stored);
@@ -228,11 +213,9 @@ class Standin implements KubeStandin {
     this.#expired.delete(accessKeyId);
   }
 
+  /** Closing an already closed stand-in is allowed (a test may stop it early to see clients fail). */
   close(): Promise<void> {
-    return new Promise((resolve) => {
-      this.#server.close(() => resolve());
-      this.#server.closeAllConnections();
-    });
+    return closeServer(this.#server).catch(() => undefined);
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -264,7 +247,7 @@ class Standin implements KubeStandin {
     const principal = this.#authenticate(req.headers.authorization);
     if (typeof principal === 'string') {
       this.authFailures.push(principal);
-      return reply({ status: 401, body: UNAUTHORIZED });
+      return reply(status(401, 'Unauthorized', 'Unauthorized'));
     }
     entry.principal = principal.canonical;
 
@@ -272,15 +255,17 @@ class Standin implements KubeStandin {
     const namespace = decodeURIComponent(objectPath[1] ?? '');
     const name = objectPath[2] === undefined ? undefined : decodeURIComponent(objectPath[2]);
     const verb = verbOf(method, name);
-    if (verb === undefined) return reply(status(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`));
+    if (verb === undefined) return reply(methodNotAllowed());
     if (!this.#allowed(principal, verb)) return reply(forbidden(principal.username, verb, namespace, name));
 
     if (verb === 'get' || verb === 'list') return reply(this.#read(namespace, name));
-    if (method === 'PUT') {
+    let result: Reply;
+    if (verb === 'delete') result = await this.#delete(namespace, name);
+    else {
       const sent = parseObject(body);
-      if (!(sent instanceof Array)) entry.resourceVersion = sent.metadata?.resourceVersion;
+      if (verb === 'update' && !(sent instanceof Array)) entry.resourceVersion = sent.metadata?.resourceVersion;
+      result = await this.#write(verb, namespace, name, sent);
     }
-    const result = await this.#write(verb, namespace, name, body);
     if (failure && result.status < 300) return fail(failure);
     return reply(result);
   }
@@ -325,17 +310,17 @@ class Standin implements KubeStandin {
     return cm ? { status: 200, body: cm } : notFound(name);
   }
 
-  /** Create, update and delete, checked in the API server's order: decode, name, storage preconditions, validation. */
-  async #write(verb: Verb, namespace: string, name: string | undefined, body: string): Promise<Reply> {
-    if (verb === 'delete') {
-      await this.#runBeforeWrite();
-      const existing = name === undefined ? undefined : this.#store.get(key(namespace, name));
-      if (!existing || name === undefined) return notFound(name ?? '');
-      this.#store.delete(key(namespace, name));
-      this.#writes++;
-      return { status: 200, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, kind: 'configmaps', uid: existing.metadata.uid }, code: 200 } };
-    }
-    const sent = parseObject(body);
+  async #delete(namespace: string, name: string | undefined): Promise<Reply> {
+    await this.#runBeforeWrite();
+    const existing = name === undefined ? undefined : this.#store.get(key(namespace, name));
+    if (!existing || name === undefined) return notFound(name ?? '');
+    this.#store.delete(key(namespace, name));
+    this.#writes++;
+    return { status: 200, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, kind: 'configmaps', uid: existing.metadata.uid }, code: 200 } };
+  }
+
+  /** Create and update of the decoded body, checked in the API server's order: decode, name, storage preconditions, validation. */
+  async #write(verb: 'create' | 'update', namespace: string, name: string | undefined, sent: ConfigMap | [Reply]): Promise<Reply> {
     if (sent instanceof Array) return sent[0];
     if (sent.metadata.namespace !== undefined && sent.metadata.namespace !== namespace) {
       return status(400, 'BadRequest', 'the namespace of the provided object does not match the namespace sent on the request');
@@ -377,17 +362,7 @@ class Standin implements KubeStandin {
 
   #apply(sent: ConfigMap, namespace: string, existing: ConfigMap | undefined): ConfigMap {
     const { uid: _uid, resourceVersion: _rv, creationTimestamp: _ct, ...metadata } = sent.metadata;
-    const stored: ConfigMap = {
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: {
-        ...metadata,
-        namespace,
-        uid: existing?.metadata.uid ?? randomUUID(),
-        resourceVersion: this.#nextResourceVersion(),
-        creationTimestamp: existing?.metadata['creationTimestamp'] ?? this.#timestamp(),
-      },
-    };
+    const stored: ConfigMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: this.#stamp(metadata, namespace, existing) };
     // The API server prunes unknown top-level fields.
     if (sent.data !== undefined) stored.data = sent.data;
     if (sent['binaryData'] !== undefined) stored['binaryData'] = sent['binaryData'];
@@ -397,6 +372,17 @@ class Standin implements KubeStandin {
     return structuredClone(stored);
   }
 
+  /** `metadata` as stored: in `namespace`, with a new resourceVersion; uid and creationTimestamp kept from `existing`, or new. */
+  #stamp(metadata: ObjectMeta, namespace: string, existing: ConfigMap | undefined): ObjectMeta {
+    return {
+      ...metadata,
+      namespace,
+      uid: existing?.metadata.uid ?? randomUUID(),
+      resourceVersion: this.#nextResourceVersion(),
+      creationTimestamp: existing?.metadata['creationTimestamp'] ?? this.#timestamp(),
+    };
+  }
+
   async #runBeforeWrite(): Promise<void> {
     const fn = this.#beforeWrite;
     this.#beforeWrite = undefined;
@@ -404,7 +390,7 @@ class Standin implements KubeStandin {
   }
 
   #discovery(method: string, path: string): Reply {
-    if (method !== 'GET') return status(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+    if (method !== 'GET') return methodNotAllowed();
     const host = new URL(this.#url).host;
     switch (path) {
       case '/version':
@@ -453,6 +439,10 @@ function status(code: number, reason: string, message: string, details?: KubeSta
   const body: KubeStatus = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code };
   if (details) body.details = details;
   return { status: code, body };
+}
+
+function methodNotAllowed(): Reply {
+  return status(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
 }
 
 function notFound(name: string): Reply {
@@ -510,7 +500,7 @@ function validate(cm: ConfigMap, name: string): Reply | undefined {
 }
 
 /** The ARN the authenticator matches on: assumed-role → role ARN without path; others unchanged. */
-export function canonicalArn(arn: string): string {
+function canonicalArn(arn: string): string {
   const m = /^arn:([^:]+):sts::(\d+):assumed-role\/([^/]+)\/.+$/.exec(arn);
   return m ? `arn:${m[1]}:iam::${m[2]}:role/${m[3]}` : arn;
 }
@@ -531,7 +521,7 @@ interface AwsAuthMaps {
  * matched case-insensitively; a syntax or type error anywhere in a key drops that key's every
  * mapping; an entry without its ARN is skipped alone; a later duplicate wins.
  */
-export function parseAwsAuth(cm: ConfigMap | undefined): AwsAuthMaps {
+function parseAwsAuth(cm: ConfigMap | undefined): AwsAuthMaps {
   return {
     roles: parseEntries(cm?.data?.['mapRoles'], 'rolearn'),
     users: parseEntries(cm?.data?.['mapUsers'], 'userarn'),

@@ -13,14 +13,9 @@ export interface IamStandinOptions extends ServerOptions {
 /** The IAM stand-in: its data can be changed between (or during) runs. */
 export interface IamStandin extends StandinServer {
   readonly account: AwsAccount;
-  /** Adds the role, or replaces the one with the same name. */
-  putRole(role: IamRole): void;
+  /** Adds the user, or replaces the one with the same name. */
   putUser(user: IamUser): void;
-  deleteRole(name: string): void;
   deleteUser(name: string): void;
-  /** Sets tags as TagRole does: same keys are overwritten, others kept. */
-  tagRole(name: string, tags: IamTag[]): void;
-  tagUser(name: string, tags: IamTag[]): void;
 }
 
 const NAMESPACE = 'https://iam.amazonaws.com/doc/2010-05-08/';
@@ -131,35 +126,16 @@ export async function startIam(opts: IamStandinOptions): Promise<IamStandin> {
     opts,
   );
 
-  const tag = (map: Map<string, IamIdentity>, kind: string, name: string, tags: IamTag[]): void => {
-    const identity = map.get(name);
-    if (identity === undefined) throw new Error(`IAM stand-in: no ${kind} named ${name}`);
-    for (const t of tags) {
-      const existing = identity.tags.find((x) => x.Key === t.Key);
-      if (existing) existing.Value = t.Value;
-      else identity.tags.push({ ...t });
-    }
-  };
   return {
     ...server,
     account,
-    putRole: (role) => {
-      roles.set(role.name, role);
-      sync();
-    },
     putUser: (user) => {
       users.set(user.name, user);
-      sync();
-    },
-    deleteRole: (name) => {
-      roles.delete(name);
       sync();
     },
     deleteUser: (name) => {
       users.delete(name);
       sync();
     },
-    tagRole: (name, tags) => tag(roles, 'role', name, tags),
-    tagUser: (name, tags) => tag(users, 'user', name, tags),
   };
 }

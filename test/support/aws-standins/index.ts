@@ -6,16 +6,14 @@ import type { StandinCredential } from './sigv4.js';
 import { startSsm, type SsmStandin } from './ssm.js';
 import { startSts } from './sts.js';
 
-export { demoDataset, generateDataset, roleArn, summarize, userArn } from './dataset.js';
+export { demoDataset, generateDataset, roleArn, userArn } from './dataset.js';
 export type { AwsAccount, Dataset, DatasetOptions, DatasetSummary, IamRole, IamTag, IamUser, SsmParameter } from './dataset.js';
 export type { EksClusterSpec, EksStandin } from './eks.js';
 export type { IamStandin } from './iam.js';
-export { ServiceError, mulberry32 } from './server.js';
+export { ServiceError } from './server.js';
 export type { BehaviourOptions, InterceptedCall, Interceptor, RateLimit, StandinControls, StandinServer } from './server.js';
-export { verifySigV4 } from './sigv4.js';
 export type { SigV4Expectation, SigV4Result, StandinCredential, WireRequest } from './sigv4.js';
 export type { SsmStandin } from './ssm.js';
-export { callerIdentity } from './sts.js';
 
 /** Options for `startAwsStandins`; every one has a default that gives the demo account. */
 export interface AwsStandinsOptions {
@@ -68,7 +66,7 @@ export interface AwsStandins {
 }
 
 /** The key the stand-ins hand out by default: a Lambda-like assumed role in the dataset's account. */
-export function defaultCredential(accountId: string): StandinCredential {
+function defaultCredential(accountId: string): StandinCredential {
   return {
     accessKeyId: 'ASIASTANDINEXAMPLE01',
     secretAccessKey: 'standin/Secret/Key/not+a+real+one/0000000',

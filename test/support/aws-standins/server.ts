@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { closeServer, listenLoopback } from '../listen.js';
 import { verifySigV4, type SigV4FailureReason, type StandinCredential, type WireRequest } from './sigv4.js';
 
 /** An error a stand-in answers with, in the service's own vocabulary. */
@@ -187,11 +187,7 @@ export async function startServer(def: ServiceDefinition, opts: ServerOptions): 
       })();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenLoopback(server, opts.port ?? 0);
   const record = (m: Map<string, number>): Record<string, number> => Object.fromEntries(m);
 
   return {
@@ -224,11 +220,7 @@ export async function startServer(def: ServiceDefinition, opts: ServerOptions): 
       for (const m of Object.values(counters)) m.clear();
       pending.length = 0;
     },
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
-      }),
+    close: () => closeServer(server),
   };
 }
 
