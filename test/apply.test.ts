@@ -1,27 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { syncAwsAuth, type AwsAuthStore } from '../lambda/apply.js';
 import { parseAwsAuth } from '../lambda/awsauth.js';
-import type { SyncSettings } from '../lambda/config.js';
 import type { ConfigMap } from '../lambda/configmap.js';
 import { ConflictRetriesExhaustedError, EmptySourcesGuardError, KubeConflictError, KubeForbiddenError, SelfLockoutGuardError } from '../lambda/errors.js';
-import type { DesiredState, RoleArn } from '../lambda/mappings.js';
+import type { DesiredState } from '../lambda/mappings.js';
+import { MERGE_SETTINGS as SETTINGS, awsAuthMap, desiredState, nodeRoleEntry, role } from './support/awsauth-fixtures.js';
 import { MemoryAwsAuthStore } from './support/memory-store.js';
 
-const role = (name: string) => `arn:aws:iam::111122223333:role/${name}`;
-const NODE_ENTRY = `- rolearn: ${role('eks-node')}\n  username: system:node:{{EC2PrivateDNSName}}\n  groups:\n    - system:bootstrappers\n    - system:nodes\n`;
-const SETTINGS: SyncSettings = { mode: 'merge', allowEmpty: false, maxRemovals: 20, conflictRetries: 5 };
+const NODE_ENTRY = nodeRoleEntry(role('eks-node'));
 
+/** Each name's role, mapped to the username `name` in group team, from the iam scanner. */
 function desired(...names: string[]): DesiredState {
-  return {
-    mappings: { roles: names.map((n) => ({ rolearn: role(n) as RoleArn, username: n, groups: ['team'] })), users: [] },
-    sourceOf: new Map(names.map((n) => [role(n).toLowerCase(), 'iam'])),
-    warnings: [],
-  };
+  return desiredState(names.map((n) => [role(n), n, ['team'], 'iam']));
 }
 
-function awsAuth(mapRoles: string): ConfigMap {
-  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'aws-auth', namespace: 'kube-system' }, data: { mapRoles } };
-}
+const awsAuth = (mapRoles: string): ConfigMap => awsAuthMap({ mapRoles });
 
 const roleArns = (cm: ConfigMap | null) => parseAwsAuth(cm).roles.map((e) => e.arn);
 

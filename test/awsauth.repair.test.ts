@@ -4,30 +4,23 @@ import { OWNED_ANNOTATION, ownershipMark, parseAwsAuth, planAwsAuth } from '../l
 import { parseConfig, type SyncSettings } from '../lambda/config.js';
 import type { ConfigMap } from '../lambda/configmap.js';
 import { BrokenAwsAuthError } from '../lambda/errors.js';
-import type { DesiredState, RoleArn } from '../lambda/mappings.js';
+import type { DesiredState } from '../lambda/mappings.js';
+import { ACCOUNT_ID as ACCT, MERGE_SETTINGS as MERGE, awsAuthMap, desiredState, nodeRoleEntry, role } from './support/awsauth-fixtures.js';
 import { MemoryAwsAuthStore } from './support/memory-store.js';
 
-const ACCT = '111122223333';
-const role = (name: string) => `arn:aws:iam::${ACCT}:role/${name}`;
-const NODE = `- rolearn: ${role('node')}\n  username: system:node:{{EC2PrivateDNSName}}\n  groups:\n    - system:bootstrappers\n    - system:nodes\n`;
+const NODE = nodeRoleEntry(role('node'));
 const ADMIN = `- rolearn: ${role('admin')}\n  username: admin\n  groups:\n    - system:masters\n`;
 // A hand edit indented `username` one space too far: the YAML no longer parses.
 const BAD_ITEM = `- rolearn: ${role('typo')}\n   username: typo\n`;
 const BROKEN_ROLES = NODE + BAD_ITEM + ADMIN;
 
-const MERGE: SyncSettings = { mode: 'merge', allowEmpty: false, maxRemovals: 20, conflictRetries: 5 };
 const REPAIR: SyncSettings = { ...MERGE, repairBrokenAwsAuth: true };
 
-function configMap(data: Record<string, string>): ConfigMap {
-  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'aws-auth', namespace: 'kube-system', resourceVersion: '7' }, data };
-}
+/** aws-auth as read from the cluster (resourceVersion 7). */
+const configMap = (data: Record<string, string>): ConfigMap => awsAuthMap(data, { resourceVersion: '7' });
 
-const DEV = role('dev') as RoleArn;
-const desired: DesiredState = {
-  mappings: { roles: [{ rolearn: DEV, username: 'dev', groups: ['developers'] }], users: [] },
-  sourceOf: new Map([[DEV.toLowerCase(), 'iam']]),
-  warnings: [],
-};
+const DEV = role('dev');
+const desired: DesiredState = desiredState([[DEV, 'dev', ['developers'], 'iam']]);
 
 describe('a broken aws-auth, by default', () => {
   it('is refused with the key, the line and column in its value, and both ways out', () => {

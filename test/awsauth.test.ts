@@ -21,36 +21,27 @@ import {
   RoundTripGuardError,
   SelfLockoutGuardError,
 } from '../lambda/errors.js';
-import type { DesiredState, RoleArn, UserArn } from '../lambda/mappings.js';
+import type { DesiredState } from '../lambda/mappings.js';
+import {
+  ACCOUNT_ID as ACCT,
+  MERGE_SETTINGS as MERGE,
+  awsAuthMap,
+  desiredState as desired,
+  nodeRoleEntry,
+  role,
+  user,
+  type AwsAuthMetadata,
+  type DesiredRow as Row,
+} from './support/awsauth-fixtures.js';
 
-const ACCT = '111122223333';
-const role = (name: string) => `arn:aws:iam::${ACCT}:role/${name}`;
-const user = (name: string) => `arn:aws:iam::${ACCT}:user/${name}`;
 const NODE_ROLE = role('eks-node-group');
-const NODE_ENTRY = `- rolearn: ${NODE_ROLE}\n  username: system:node:{{EC2PrivateDNSName}}\n  groups:\n    - system:bootstrappers\n    - system:nodes\n`;
+const NODE_ENTRY = nodeRoleEntry(NODE_ROLE);
 const BREAK_GLASS = `- userarn: ${user('break-glass')}\n  username: break-glass\n  groups:\n    - system:masters\n`;
 
-const MERGE: SyncSettings = { mode: 'merge', allowEmpty: false, maxRemovals: 20, conflictRetries: 5 };
 const REPLACE: SyncSettings = { ...MERGE, mode: 'replace' };
 
-type Row = [arn: string, username: string, groups: string[], source?: string];
-
-function desired(roles: Row[], users: Row[] = []): DesiredState {
-  const sourceOf = new Map<string, string>();
-  for (const [arn, , , source] of [...roles, ...users]) sourceOf.set(arn.toLowerCase(), source ?? 'static');
-  return {
-    mappings: {
-      roles: roles.map(([arn, username, groups]) => ({ rolearn: arn as RoleArn, username, groups })),
-      users: users.map(([arn, username, groups]) => ({ userarn: arn as UserArn, username, groups })),
-    },
-    sourceOf,
-    warnings: [],
-  };
-}
-
-function configMap(data: Record<string, string>, metadata: Partial<ConfigMap['metadata']> = {}): ConfigMap {
-  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'aws-auth', namespace: 'kube-system', resourceVersion: '7', ...metadata }, data };
-}
+/** aws-auth as read from the cluster (resourceVersion 7). */
+const configMap = (data: Record<string, string>, metadata: AwsAuthMetadata = {}): ConfigMap => awsAuthMap(data, { resourceVersion: '7', ...metadata });
 
 const DEV: Row = [role('dev'), 'dev', ['developers'], 'iam'];
 const OPS: Row = [role('ops'), 'ops', ['system:masters'], 'iam'];

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseAwsAuth } from '../lambda/awsauth.js';
 import { BrokenAwsAuthError } from '../lambda/errors.js';
 import { MAX_YAML_NESTING, yamlNestingBound, yamlNestingProblem } from '../lambda/yaml-limits.js';
+import { awsAuthMap } from './support/awsauth-fixtures.js';
 
 describe('the YAML nesting bound', () => {
   it.each([
@@ -28,7 +29,7 @@ describe('the YAML nesting bound', () => {
   });
 
   it('lets a deeply nested aws-auth be read again and again, with and without repair, without aborting the process', () => {
-    const cm = { apiVersion: 'v1' as const, kind: 'ConfigMap' as const, metadata: { name: 'aws-auth' }, data: { mapRoles: '['.repeat(1000) } };
+    const cm = awsAuthMap({ mapRoles: '['.repeat(1000) }, { namespace: null });
     for (let i = 0; i < 5; i++) {
       expect(() => parseAwsAuth(cm)).toThrow(BrokenAwsAuthError);
       expect(parseAwsAuth(cm, { repair: true }).repaired[0]?.dropped[0]?.problem).toMatch(/nested too deeply/);

@@ -2,15 +2,11 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseAwsAuth, planAwsAuth } from '../../lambda/awsauth.js';
 import type { ConfigMap } from '../../lambda/configmap.js';
-import type { DesiredState, RoleArn } from '../../lambda/mappings.js';
+import type { DesiredState } from '../../lambda/mappings.js';
+import { awsAuthMap, desiredState, role } from '../support/awsauth-fixtures.js';
 
-const DEV = 'arn:aws:iam::111122223333:role/dev' as RoleArn;
-const desired: DesiredState = {
-  mappings: { roles: [{ rolearn: DEV, username: 'dev', groups: ['developers'] }], users: [] },
-  sourceOf: new Map([[DEV.toLowerCase(), 'static']]),
-  warnings: [],
-};
-const configMap = (mapRoles: string): ConfigMap => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'aws-auth', namespace: 'kube-system' }, data: { mapRoles } });
+const desired: DesiredState = desiredState([[role('dev'), 'dev', ['developers'], 'static']]);
+const configMap = (mapRoles: string): ConfigMap => awsAuthMap({ mapRoles });
 
 /** YAML 1.1 scalars as people write them by hand: integers, floats in every notation, specials, strings. */
 const scalarText = fc.oneof(

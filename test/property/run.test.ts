@@ -13,6 +13,7 @@ import type { ConfigMap } from '../../lambda/configmap.js';
 import { EksAuthSyncError } from '../../lambda/errors.js';
 import { arnKey } from '../../lambda/mappings.js';
 import { runScanners } from '../../lambda/scanners/index.js';
+import { awsAuthMap } from '../support/awsauth-fixtures.js';
 import { deps } from '../scanners/helpers.js';
 import { ACCOUNT, CLUSTER, asText, iamIdentities, liveData, mappingsDoc, ssmValue, validMappingsDoc } from './arbitraries.js';
 
@@ -69,7 +70,7 @@ function liveConfigMap(i: Inputs): ConfigMap | null {
     const arns = Object.values(i.live).join('\n').match(/arn:[\w-]+:iam::\d{12}:(?:role|user)\/[\w+=,.@/-]+/g) ?? [];
     annotations[OWNED_ANNOTATION] = `v1:${arns.filter((_, n) => n % 2 === 0).map((a) => ownershipMark(a.includes(':role/') ? 'role' : 'user', a)).join(',')}`;
   }
-  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'aws-auth', namespace: 'kube-system', resourceVersion: '1', annotations }, data: i.live };
+  return awsAuthMap(i.live, { resourceVersion: '1', annotations });
 }
 
 type Outcome = { ok: Awaited<ReturnType<typeof run>> } | { error: unknown };
