@@ -15,7 +15,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import type { HandlerResponse } from '../lambda/handler.js';
 import { generateDataset } from '../test/support/aws-standins/index.js';
-import { buildBundle, invokeBundle, type Bundle } from '../test/support/bundle.js';
+import { buildBundle, invokeBundle, lambdaEnv, metric, type Bundle } from '../test/support/bundle.js';
 import { startEnvironment, type Environment } from '../test/support/environment.js';
 import { originalIamScan } from './original-algorithm.js';
 import { ESM_REQUIRE_BANNER, MAIN_FIELDS } from '../infra/bundling.js';
@@ -108,12 +108,12 @@ async function runBundle(bundle: Bundle, world: Environment, scratch: string): P
   });
   if (outcome.error) throw new BenchRunError(`the dry run failed: ${outcome.error.name}: ${outcome.error.message}`);
   const response = outcome.result as HandlerResponse;
-  const metric = outcome.lines.find((l) => typeof l['DurationMs'] === 'number');
-  if (!metric) throw new BenchRunError('the handler published no DurationMs metric');
+  const wallMs = metric(outcome, 'DurationMs');
+  if (wallMs === undefined) throw new BenchRunError('the handler published no DurationMs metric');
   const usage = JSON.parse(readFileSync(usageFile, 'utf8')) as { peakKb: number; cpuMs: number };
   return {
     ...callSummary(world),
-    wallMs: metric['DurationMs'] as number,
+    wallMs,
     mappings: response.desired.roles + response.desired.users,
     peakRssMb: usage.peakKb / 1024,
     cpuMs: usage.cpuMs,
@@ -175,7 +175,7 @@ async function buildReferences(dir: string): Promise<Record<Reference, { entry: 
  * bare `node -e ''`, interleaved so that a change in the machine's load affects all alike.
  */
 function coldStart(bundle: Bundle, references: Record<Reference, { entry: string }>): { bareMs: number; deployedMs: number } & Record<Reference, number> {
-  const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'], AWS_REGION: 'eu-west-1', AWS_LAMBDA_FUNCTION_NAME: 'eks-auth-sync', ...bundle.environment };
+  const env = lambdaEnv(bundle);
   const importer = (file: string): string[] => ['--input-type=module', '-e', `await import(${JSON.stringify(pathToFileURL(file).href)});`];
   const time = (args: string[]): number => {
     const started = performance.now();

@@ -8,16 +8,8 @@
 import type { HandlerResponse } from '../lambda/handler.js';
 import type { PlannedEntry } from '../lambda/awsauth.js';
 import { buildBundle, invokeBundle, type Bundle, type Invocation } from '../test/support/bundle.js';
-import { startEnvironment, type Environment } from '../test/support/environment.js';
+import { DEMO_CONFIG, startEnvironment, type Environment } from '../test/support/environment.js';
 import { SCHEDULED_EVENT } from '../test/support/events.js';
-
-const CONFIG = {
-  cluster: { name: 'demo', region: 'eu-west-1' },
-  scanners: [
-    { type: 'iam', name: 'iam-tags', iam: {} },
-    { type: 'ssm', name: 'ssm-param', ssm: { path: '/eks/demo/auth' } },
-  ],
-};
 
 /** What EventBridge sends on a schedule, from the demo's account at the time of the run. */
 function scheduledEvent(accountId: string): Record<string, unknown> {
@@ -73,7 +65,7 @@ async function main(): Promise<void> {
     print('aws-auth before: the EKS node group role, eks-auth-sync\'s own role, a hand-added admin, mapAccounts');
 
     print('\nBuilding the Lambda bundle as `cdk deploy` would (CDK synth + esbuild)...');
-    bundle = buildBundle({ config: CONFIG });
+    bundle = buildBundle({ config: DEMO_CONFIG });
     print(`  index.mjs ${(bundle.sizeBytes / 1024).toFixed(0)} KB; config: iam tags (scanner iam-tags) + SSM /eks/demo/auth (ssm-param)`);
 
     heading('1. Manual dry run: invoke {"dryRun": true}');

@@ -4,14 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { main } from '../lambda/cli.js';
-import { seedAwsAuth, startEnvironment, type Environment } from './support/environment.js';
-
-const CONFIG = `cluster: {name: demo, region: eu-west-1}
-scanners:
-  - {type: iam, name: iam-tags, iam: {}}
-  - {type: ssm, name: ssm-param, ssm: {path: /eks/demo/auth}}
-`;
+import { DEMO_CONFIG, seedAwsAuth, startEnvironment, type Environment } from './support/environment.js';
 
 let world: Environment;
 let configPath: string;
@@ -33,7 +28,7 @@ function cli(argv: string[]): Promise<{ status: number | null; stdout: string; s
 beforeAll(async () => {
   world = await startEnvironment();
   configPath = join(mkdtempSync(join(tmpdir(), 'eas-cli-')), 'demo.yaml');
-  writeFileSync(configPath, CONFIG);
+  writeFileSync(configPath, stringify(DEMO_CONFIG));
 });
 afterAll(async () => {
   await world.close();
@@ -76,7 +71,7 @@ describe('eks-auth-sync sync against a cluster', () => {
     const status = await main(['sync', '--config', '-', '--commit'], {
       stdout: { write: () => true },
       stderr: { write: (t: string) => (stderr += t) },
-      stdin: Readable.from([`${CONFIG}sync: {mode: replace, maxRemovals: 0}\n`]),
+      stdin: Readable.from([stringify({ ...DEMO_CONFIG, sync: { mode: 'replace', maxRemovals: 0 } })]),
     }).finally(() => {
       process.env = saved;
     });

@@ -1,22 +1,10 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { parseConfig, type Config } from '../lambda/config.js';
+import { parseConfig } from '../lambda/config.js';
 import type { ConfigMap } from '../lambda/configmap.js';
 import { DeadlineError, EmptySourcesGuardError, KubeUnauthorizedError, MaxRemovalsGuardError, SelfLockoutGuardError } from '../lambda/errors.js';
 import { runSync } from '../lambda/sync.js';
-import { seedAwsAuth, startEnvironment, type Environment } from './support/environment.js';
-
-/** The demo account's sources: IAM tags (bulk) and the SSM parameter. */
-function demoConfig(extra = ''): Config {
-  return parseConfig(
-    `cluster: {name: demo, region: eu-west-1}
-scanners:
-  - {type: iam, name: iam-tags, iam: {}}
-  - {type: ssm, name: ssm-param, ssm: {path: /eks/demo/auth}}
-${extra}`,
-    'demo.yaml',
-  );
-}
+import { demoConfig, editBeforeNextWrite, seedAwsAuth, startEnvironment, type Environment } from './support/environment.js';
 
 interface Entry {
   rolearn?: string;
@@ -101,6 +89,8 @@ describe('runSync against a cluster', () => {
 
   it('removes an entry it wrote once its source no longer produces it, and names where it came from', async () => {
     await runSync({ config: demoConfig(), configDir: '.', commit: true });
+    const bob = world.aws.dataset.account.users.find((u) => u.name === 'bob');
+    if (!bob) throw new Error('the demo dataset has no bob');
     world.aws.iam.deleteUser('bob');
     try {
       const report = await runSync({ config: demoConfig(), configDir: '.', commit: true });
@@ -108,16 +98,12 @@ describe('runSync against a cluster', () => {
       expect(arnsOf(entries(world.awsAuth(), 'mapUsers'))).not.toContain(`arn:aws:iam::${A}:user/engineering/bob`);
       expect(arnsOf(entries(world.awsAuth(), 'mapRoles'))).toContain(`arn:aws:iam::${A}:role/hand-added-admin`);
     } finally {
-      world.aws.iam.putUser({ name: 'bob', path: '/engineering/', id: 'AIDAQDEMO00000000BOB1', createDate: new Date('2022-09-12T14:20:00Z'), tags: [{ Key: `eks/${A}/demo/username`, Value: 'bob' }, { Key: `eks/${A}/demo/groups`, Value: 'developers' }] });
+      world.aws.iam.putUser(bob);
     }
   });
 
   it('keeps a concurrent editor’s change: re-reads after the 409 and writes both', async () => {
-    world.kube.beforeWrite((kube) => {
-      const cm = kube.get('kube-system', 'aws-auth');
-      if (!cm?.data) throw new Error('seed missing');
-      kube.put({ ...cm, data: { ...cm.data, mapUsers: `- userarn: arn:aws:iam::${A}:user/colleague\n  username: colleague\n  groups: [viewers]\n` } });
-    });
+    editBeforeNextWrite(world.kube, `arn:aws:iam::${A}:user/colleague`);
     const report = await runSync({ config: demoConfig(), configDir: '.', commit: true });
     expect(report.committed).toBe(true);
     expect(report.attempts).toBe(2);
@@ -136,8 +122,7 @@ describe('runSync against a cluster', () => {
 
   it('refuses a replace that would remove its own mapping (self-lockout)', async () => {
     const before = world.awsAuth();
-    const replace = demoConfig().sync;
-    const config = { ...demoConfig(), sync: { ...replace, mode: 'replace' as const, maxRemovals: 100 } };
+    const config = demoConfig({ sync: { mode: 'replace', maxRemovals: 100 } });
     await expect(runSync({ config, configDir: '.', commit: true })).rejects.toBeInstanceOf(SelfLockoutGuardError);
     expect(world.awsAuth()).toEqual(before);
   });

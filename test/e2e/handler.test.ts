@@ -8,6 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { Invocation } from '../support/bundle.js';
 import { DEMO_CONFIG, expectNoSecrets, logLine, metric, startE2eWorld, type E2eWorld } from '../support/e2e.js';
+import { editBeforeNextWrite } from '../support/environment.js';
 import { SCHEDULED_EVENT } from '../support/events.js';
 
 const A = '111122223333';
@@ -25,7 +26,7 @@ beforeEach(() => {
 
 async function invoke(event: unknown, config?: unknown, files?: Record<string, string>): Promise<Invocation> {
   const run = await world.invoke(event, config === undefined ? {} : { config: world.writeConfig(config, files) });
-  expectNoSecrets(world, run);
+  expectNoSecrets(world.environment, run);
   return run;
 }
 
@@ -110,11 +111,7 @@ describe('a guard refusing the write, through the bundled handler', () => {
 describe('a concurrent editor, through the bundled handler', () => {
   it('keeps both changes when someone edits aws-auth between the read and the write', async () => {
     const colleague = `arn:aws:iam::${A}:user/colleague`;
-    world.environment.kube.beforeWrite((kube) => {
-      const cm = kube.get('kube-system', 'aws-auth');
-      if (!cm?.data) throw new Error('aws-auth missing');
-      kube.put({ ...cm, data: { ...cm.data, mapUsers: `- userarn: ${colleague}\n  username: colleague\n  groups: [viewers]\n` } });
-    });
+    editBeforeNextWrite(world.environment.kube, colleague);
 
     const run = await invoke(SCHEDULED_EVENT);
 

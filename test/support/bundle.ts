@@ -78,6 +78,33 @@ export interface Invocation {
   otherOutput: string;
 }
 
+/** The log line Powertools printed with this message, if any. */
+export function logLine(invocation: Invocation, message: string): Record<string, unknown> | undefined {
+  return invocation.lines.find((line) => line['message'] === message);
+}
+
+/** The value of an EMF metric the function published, summed over every metrics line. */
+export function metric(invocation: Invocation, name: string): number | undefined {
+  const values = invocation.lines
+    .filter((line) => '_aws' in line && typeof line[name] === 'number')
+    .map((line) => line[name] as number);
+  return values.length === 0 ? undefined : values.reduce((a, b) => a + b, 0);
+}
+
+/**
+ * The environment the function's process gets, as Lambda sets it: PATH, the region and the
+ * function name, the stack's variables, then `extra` (e.g. `AWS_ENDPOINT_URL_*`).
+ */
+export function lambdaEnv(bundle: Bundle, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env['PATH'],
+    AWS_REGION: 'eu-west-1',
+    AWS_LAMBDA_FUNCTION_NAME: 'eks-auth-sync',
+    ...bundle.environment,
+    ...extra,
+  };
+}
+
 /** Runs in a fresh `node`, like a Lambda cold start: imports the bundle, invokes it once, reports. */
 const RUNNER = `
 const { writeFileSync } = await import('node:fs');
@@ -112,13 +139,7 @@ export function invokeBundle(
   const resultDir = mkdtempSync(join(tmpdir(), 'eks-auth-sync-invoke-'));
   const resultFile = join(resultDir, 'result.json');
   writeFileSync(resultFile, '{}');
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env['PATH'],
-    AWS_REGION: 'eu-west-1',
-    AWS_LAMBDA_FUNCTION_NAME: 'eks-auth-sync',
-    ...bundle.environment,
-    ...options.env,
-  };
+  const env = lambdaEnv(bundle, options.env);
   const args = [
     '--input-type=module',
     '-e',

@@ -8,17 +8,11 @@ import { join } from 'node:path';
 import { expect } from 'vitest';
 import type { ConfigMap } from '../../lambda/configmap.js';
 import { buildBundle, invokeBundle, type Bundle, type Invocation } from './bundle.js';
-import { seedAwsAuth, startEnvironment, type Environment, type EnvironmentOptions } from './environment.js';
+import { DEMO_CONFIG, seedAwsAuth, startEnvironment, type Environment, type EnvironmentOptions } from './environment.js';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
 
-/** The demo account's sources as a deployed config: IAM tags (bulk) and the SSM parameter. */
-export const DEMO_CONFIG = {
-  cluster: { name: 'demo', region: 'eu-west-1' },
-  scanners: [
-    { type: 'iam', name: 'iam-tags', iam: {} },
-    { type: 'ssm', name: 'ssm-param', ssm: { path: '/eks/demo/auth' } },
-  ],
-};
+export { DEMO_CONFIG } from './environment.js';
+export { logLine, metric } from './bundle.js';
 
 export type Service = 'iam' | 'sts' | 'ssm' | 'eks' | 'kube';
 
@@ -114,10 +108,11 @@ export async function startE2eWorld(config: unknown = DEMO_CONFIG, opts: Environ
 
 /**
  * Asserts that nothing the function printed carries a credential or a bearer token: not the
- * secret access key, not the session token, not any `k8s-aws-v1.` token.
+ * secret access key, not the session token (of the stand-ins' credential in `environment`), not
+ * any `k8s-aws-v1.` token; the error it threw included.
  */
-export function expectNoSecrets(world: E2eWorld, invocation: Invocation): void {
-  const { secretAccessKey, sessionToken } = world.environment.aws.credential;
+export function expectNoSecrets(environment: Environment, invocation: Invocation): void {
+  const { secretAccessKey, sessionToken } = environment.aws.credential;
   const secrets = [secretAccessKey, sessionToken, 'k8s-aws-v1.'].filter((s): s is string => s !== undefined);
   const printed = [...invocation.lines.map((line) => JSON.stringify(line)), invocation.otherOutput, JSON.stringify(invocation.error ?? {})];
   for (const text of printed) {
@@ -136,17 +131,4 @@ export function onKubeRequest(world: E2eWorld, n: number, fn: () => void, clock:
     if (++seen === n) fn();
     return clock();
   });
-}
-
-/** The log line Powertools printed with this message, if any. */
-export function logLine(invocation: Invocation, message: string): Record<string, unknown> | undefined {
-  return invocation.lines.find((line) => line['message'] === message);
-}
-
-/** The value of an EMF metric the function published, summed over every metrics line. */
-export function metric(invocation: Invocation, name: string): number | undefined {
-  const values = invocation.lines
-    .filter((line) => '_aws' in line && typeof line[name] === 'number')
-    .map((line) => line[name] as number);
-  return values.length === 0 ? undefined : values.reduce((a, b) => a + b, 0);
 }

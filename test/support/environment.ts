@@ -3,10 +3,12 @@
  * stand-in behind the cluster EKS describes. The sync tests, the end-to-end tests, the demo and
  * the benchmark all run against this.
  */
+import { validateConfig, type Config } from '../../lambda/config.js';
 import type { ConfigMap } from '../../lambda/configmap.js';
 import { startAwsStandins, type AwsStandins, type AwsStandinsOptions } from './aws-standins/index.js';
 import { demoDataset } from './aws-standins/dataset.js';
-import { awsAuthConfigMap, startKubeStandin, type KubeStandin, type KubeStandinOptions } from './kube-standin.js';
+import { awsAuthMap } from './awsauth-fixtures.js';
+import { startKubeStandin, type KubeStandin, type KubeStandinOptions } from './kube-standin.js';
 
 export interface EnvironmentOptions {
   aws?: Omit<AwsStandinsOptions, 'clusters'>;
@@ -31,13 +33,30 @@ export interface Environment {
 /** The group the README's RBAC Role/RoleBinding gives write access to aws-auth. */
 export const WRITER_GROUP = 'eks-auth-sync';
 
+/** The demo account's sources as a deployed config: IAM tags (bulk) and the SSM parameter. */
+export const DEMO_CONFIG = {
+  cluster: { name: 'demo', region: 'eu-west-1' },
+  scanners: [
+    { type: 'iam', name: 'iam-tags', iam: {} },
+    { type: 'ssm', name: 'ssm-param', ssm: { path: '/eks/demo/auth' } },
+  ],
+};
+
+/**
+ * {@link DEMO_CONFIG} validated, as runSync takes it; `extra` adds or replaces top-level
+ * sections before validation, e.g. `demoConfig({ sync: { mode: 'replace' } })`.
+ */
+export function demoConfig(extra: Record<string, unknown> = {}): Config {
+  return validateConfig({ ...DEMO_CONFIG, ...extra }, 'DEMO_CONFIG');
+}
+
 /**
  * aws-auth as a demo cluster has it before eks-auth-sync: the node role EKS added for a managed
  * node group, a hand-added break-glass admin, the mapping that lets eks-auth-sync's own role in
  * (added by hand as the README says), and an account mapping.
  */
 export function seedAwsAuth(accountId: string): ConfigMap {
-  return awsAuthConfigMap({
+  return awsAuthMap({
     mapRoles: [
       `- rolearn: arn:aws:iam::${accountId}:role/eks-managed-nodegroup-NodeInstanceRole`,
       '  username: system:node:{{EC2PrivateDNSName}}',
@@ -95,4 +114,17 @@ export async function startEnvironment(opts: EnvironmentOptions = {}): Promise<E
       await Promise.all([aws.close(), kube.close()]);
     },
   };
+}
+
+/**
+ * A colleague's `kubectl edit` racing the next write: just before the Kubernetes stand-in applies
+ * it, mapUsers becomes one entry for `userArn` (username colleague, group viewers), so the write
+ * meets a 409 Conflict and the tool must re-read.
+ */
+export function editBeforeNextWrite(kube: KubeStandin, userArn: string): void {
+  kube.beforeWrite((standin) => {
+    const cm = standin.get('kube-system', 'aws-auth');
+    if (!cm?.data) throw new Error('aws-auth missing');
+    standin.put({ ...cm, data: { ...cm.data, mapUsers: `- userarn: ${userArn}\n  username: colleague\n  groups: [viewers]\n` } });
+  });
 }
