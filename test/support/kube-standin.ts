@@ -2,14 +2,16 @@
  * A local HTTPS Kubernetes API server on 127.0.0.1 that behaves like an EKS control plane for
  * ConfigMaps: it authenticates `k8s-aws-v1.` tokens the way aws-iam-authenticator and STS do,
  * authorises through its own live `aws-auth` (so a tool that drops its own mapping is locked
- * out on its next run), enforces resourceVersion preconditions and answers with real `Status`
- * bodies. kubectl works against it (see kube-standin.test.ts).
+ * out on its next run) and, given a view of the EKS stand-in's access entries, through them as
+ * EKS does in the cluster's authentication mode; it enforces resourceVersion preconditions and
+ * answers with real `Status` bodies. kubectl works against it (see kube-standin.test.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseYaml } from 'yaml';
 import { AWS_AUTH_NAME, AWS_AUTH_NAMESPACE, type ConfigMap, type ObjectMeta } from '../../lambda/configmap.js';
+import type { AccessEntryView, AccessGrant, AccessScope } from './aws-standins/access-view.js';
 import { closeServer, listenLoopback } from './listen.js';
 import { verifyEksToken, type StsIdentity } from './sigv4-verify.js';
 import { generateTls, type TlsMaterial } from './tls.js';
@@ -25,6 +27,12 @@ export interface KubeStandinOptions {
   writerGroups?: string[];
   /** Groups that may only get and list ConfigMaps. @default [] */
   readerGroups?: string[];
+  /**
+   * The cluster's access entries (e.g. `eks.accessView(name)`), consulted as EKS does: not in
+   * CONFIG_MAP mode, before aws-auth in API_AND_CONFIG_MAP, instead of it in API.
+   * @default none: aws-auth alone
+   */
+  accessEntries?: AccessEntryView;
   /** ConfigMaps present at start (e.g. an existing aws-auth). */
   configMaps?: ConfigMap[];
   /** The stand-in's clock, used for token expiry. @default () => new Date() */
@@ -95,6 +103,8 @@ interface Principal {
   username: string;
   groups: string[];
   admin: boolean;
+  /** Access policies of the caller's access entry. */
+  policies: AccessGrant['policies'];
 }
 
 interface Reply {
@@ -139,6 +149,7 @@ class Standin implements KubeStandin {
   readonly #admins: Set<string>;
   readonly #writerGroups: string[];
   readonly #readerGroups: string[];
+  readonly #accessEntries: AccessEntryView | undefined;
   #now: () => Date;
   #beforeWrite: ((standin: KubeStandin) => void | Promise<void>) | undefined;
   #failures: { status: number; afterApply: boolean; reset: boolean }[] = [];
@@ -152,6 +163,7 @@ class Standin implements KubeStandin {
     this.#admins = new Set((opts.admins ?? []).map((arn) => canonicalArn(arn).toLowerCase()));
     this.#writerGroups = opts.writerGroups ?? ['system:masters'];
     this.#readerGroups = opts.readerGroups ?? [];
+    this.#accessEntries = opts.accessEntries;
     this.#now = opts.now ?? (() => new Date());
     for (const cm of opts.configMaps ?? []) this.put(cm);
     this.#server = createServer({ key: tls.keyPem, cert: tls.certPem }, (req, res) => {
@@ -256,7 +268,7 @@ class Standin implements KubeStandin {
     const name = objectPath[2] === undefined ? undefined : decodeURIComponent(objectPath[2]);
     const verb = verbOf(method, name);
     if (verb === undefined) return reply(methodNotAllowed());
-    if (!this.#allowed(principal, verb)) return reply(forbidden(principal.username, verb, namespace, name));
+    if (!this.#allowed(principal, verb, namespace)) return reply(forbidden(principal.username, verb, namespace, name));
 
     if (verb === 'get' || verb === 'list') return reply(this.#read(namespace, name));
     let result: Reply;
@@ -270,7 +282,7 @@ class Standin implements KubeStandin {
     return reply(result);
   }
 
-  /** Authenticates like aws-iam-authenticator: verify the token, then map the ARN through aws-auth. */
+  /** Authenticates like EKS: verify the token, then map the ARN through its access entry or aws-auth, as the mode says. */
   #authenticate(header: string | undefined): Principal | string {
     if (!header?.startsWith('Bearer ')) return 'no bearer token';
     const verified = verifyEksToken(header.slice('Bearer '.length), {
@@ -282,23 +294,33 @@ class Standin implements KubeStandin {
     if (!verified.ok) return verified.reason;
     const canonical = canonicalArn(verified.arn);
     if (this.#admins.has(canonical.toLowerCase())) {
-      return { arn: verified.arn, canonical, username: verified.arn, groups: [], admin: true };
+      return { arn: verified.arn, canonical, username: verified.arn, groups: [], admin: true, policies: [] };
     }
+    const render = (username: string) => expandTemplate(username || verified.arn, verified.arn, verified.accessKeyId);
+    const mode = this.#accessEntries?.authenticationMode() ?? 'CONFIG_MAP';
+    // For a principal with both, the access entry wins; in API mode aws-auth is not read at all.
+    const entry = mode === 'CONFIG_MAP' ? undefined : this.#accessEntries?.find(verified.arn);
+    if (entry) {
+      return { arn: verified.arn, canonical, username: render(entry.username), groups: entry.kubernetesGroups, admin: false, policies: entry.policies };
+    }
+    if (mode === 'API') return `ARN ${canonical} has no access entry (authentication mode API ignores aws-auth)`;
     const mapped = lookup(parseAwsAuth(this.#store.get(key(AWS_AUTH_NAMESPACE, AWS_AUTH_NAME))), canonical);
     if (!mapped) return `ARN ${canonical} is not mapped in aws-auth and has no access entry`;
-    return {
-      arn: verified.arn,
-      canonical,
-      username: expandTemplate(mapped.username || verified.arn, verified.arn, verified.accessKeyId),
-      groups: mapped.groups,
-      admin: false,
-    };
+    return { arn: verified.arn, canonical, username: render(mapped.username), groups: mapped.groups, admin: false, policies: [] };
   }
 
-  #allowed(principal: Principal, verb: Verb): boolean {
+  /** RBAC for the aws-auth binding's groups, plus what the entry's access policies grant in `namespace`. */
+  #allowed(principal: Principal, verb: Verb, namespace: string): boolean {
     if (principal.admin) return true;
+    const read = verb === 'get' || verb === 'list';
     const has = (groups: string[]) => principal.groups.some((g) => groups.includes(g));
-    return has(this.#writerGroups) || ((verb === 'get' || verb === 'list') && has(this.#readerGroups));
+    if (has(this.#writerGroups) || (read && has(this.#readerGroups))) return true;
+    return principal.policies.some((p) => {
+      const name = p.policyArn.slice(p.policyArn.lastIndexOf('/') + 1);
+      if (name === 'AmazonEKSClusterAdminPolicy') return true;
+      if (!inScope(p.accessScope, namespace)) return false;
+      return POLICY_WRITES.has(name) || (read && POLICY_READS.has(name));
+    });
   }
 
   #read(namespace: string, name: string | undefined): Reply {
@@ -424,6 +446,15 @@ class Standin implements KubeStandin {
   #timestamp(): string {
     return this.#now().toISOString().replace(/\.\d{3}Z$/, 'Z');
   }
+}
+
+/** Access policies that map to the admin and edit ClusterRoles (ConfigMaps writable), and those that map to view. */
+const POLICY_WRITES = new Set(['AmazonEKSAdminPolicy', 'AmazonEKSEditPolicy']);
+const POLICY_READS = new Set(['AmazonEKSViewPolicy', 'AmazonEKSAdminViewPolicy']);
+
+function inScope(scope: AccessScope, namespace: string): boolean {
+  if (scope.type === 'cluster') return true;
+  return scope.namespaces.some((n) => (n.endsWith('*') ? namespace.startsWith(n.slice(0, -1)) : n === namespace));
 }
 
 function key(namespace: string, name: string): string {

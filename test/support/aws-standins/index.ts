@@ -8,6 +8,9 @@ import { startSts } from './sts.js';
 
 export { demoDataset, generateDataset, roleArn, userArn } from './dataset.js';
 export type { AwsAccount, Dataset, DatasetOptions, DatasetSummary, IamRole, IamTag, IamUser, SsmParameter } from './dataset.js';
+export { accessPolicyArn, clusterCreatorEntry, fargateProfileEntry, MAX_ACCESS_ENTRIES, nodeRoleEntry } from './access-entries.js';
+export type { AccessEntry, AccessEntryType, AssociatedPolicy, IamDirectory, SeedAccessEntry } from './access-entries.js';
+export type { AccessEntryView, AccessGrant, AccessScope, AuthenticationMode } from './access-view.js';
 export type { EksClusterSpec, EksStandin } from './eks.js';
 export type { IamStandin } from './iam.js';
 export { ServiceError } from './server.js';
@@ -114,7 +117,18 @@ export async function startAwsStandins(opts: AwsStandinsOptions = {}): Promise<A
         },
       }).then(track),
       startSsm({ ...common(opts.ssm), region, accountId, parameters: opts.ssmParameters ?? dataset.ssmParameters }).then(track),
-      startEks({ ...common(opts.eks), region, accountId, clusters: opts.clusters ?? [] }).then(track),
+      startEks({
+        ...common(opts.eks),
+        region,
+        accountId,
+        partition: dataset.account.partition,
+        clusters: opts.clusters ?? [],
+        // EKS resolves a principal through IAM: it must exist, under the path IAM has it.
+        iam: {
+          accountId,
+          pathOf: (kind, name) => (kind === 'role' ? dataset.account.roles : dataset.account.users).find((i) => i.name === name)?.path,
+        },
+      }).then(track),
     ]);
     const services = { iam, sts, ssm, eks };
     return {

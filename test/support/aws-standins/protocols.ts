@@ -105,6 +105,10 @@ export function restJsonProtocol(routes: readonly RestRoute[]): ServiceProtocol 
   result(value: unknown, requestId: string): Reply;
   /** The decoded `{name}` path parameters of the route the request matched. */
   pathParams(req: WireRequest): Record<string, string>;
+  /** The URL query (`?maxResults=…&nextToken=…`, repeated keys kept). */
+  query(req: WireRequest): URLSearchParams;
+  /** The JSON object a POST carries (`{}` for an empty body); 400 BadRequestException when it is not one. */
+  body(req: WireRequest): Record<string, unknown>;
 } {
   const compiled = routes.map((r) => ({
     ...r,
@@ -129,6 +133,19 @@ export function restJsonProtocol(routes: readonly RestRoute[]): ServiceProtocol 
   return {
     action: (req) => match(req).action,
     pathParams: (req) => match(req).params,
+    query: (req) => new URLSearchParams(req.url.split('?')[1] ?? ''),
+    body: (req) => {
+      const text = req.body.toString('utf8');
+      if (text.trim() === '') return {};
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        throw new ServiceError(400, 'BadRequestException', 'Could not parse the request body as JSON.');
+      }
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ServiceError(400, 'BadRequestException', 'The request body must be a JSON object.');
+      return parsed as Record<string, unknown>;
+    },
     result: (value, requestId) => ({ status: 200, headers: headers(requestId), body: JSON.stringify(value) }),
     errorReply: (err, requestId) => ({ status: err.status, headers: headers(requestId, err.code), body: JSON.stringify({ message: err.message, ...err.fields }) }),
     authError: (reason, message) => new ServiceError(403, JSON_AUTH_CODES[reason], message),
