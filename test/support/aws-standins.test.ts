@@ -1,6 +1,23 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { DescribeClusterCommand, EKSClient } from '@aws-sdk/client-eks';
+import {
+  AssociateAccessPolicyCommand,
+  CreateAccessEntryCommand,
+  DeleteAccessEntryCommand,
+  DescribeAccessEntryCommand,
+  DescribeClusterCommand,
+  DisassociateAccessPolicyCommand,
+  EKSClient,
+  ListAccessEntriesCommand,
+  ListAssociatedAccessPoliciesCommand,
+  ListTagsForResourceCommand,
+  paginateListAccessEntries,
+  paginateListAccessPolicies,
+  TagResourceCommand,
+  UntagResourceCommand,
+  UpdateAccessEntryCommand,
+  type CreateAccessEntryCommandInput,
+} from '@aws-sdk/client-eks';
 import {
   GetAccountAuthorizationDetailsCommand,
   IAMClient,
@@ -20,7 +37,20 @@ import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { Hash } from '@smithy/hash-node';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { demoDataset, generateDataset, roleArn, ServiceError, startAwsStandins, type AwsStandins } from './aws-standins/index.js';
+import {
+  accessPolicyArn,
+  clusterCreatorEntry,
+  demoDataset,
+  fargateProfileEntry,
+  generateDataset,
+  MAX_ACCESS_ENTRIES,
+  nodeRoleEntry,
+  roleArn,
+  ServiceError,
+  startAwsStandins,
+  type AwsStandins,
+  type EksClusterSpec,
+} from './aws-standins/index.js';
 
 const run = promisify(execFile);
 const CA_PEM = '-----BEGIN CERTIFICATE-----\nMIIBstandinCAforTests\n-----END CERTIFICATE-----\n';
@@ -450,3 +480,213 @@ describe('generated datasets', () => {
     });
   });
 });
+
+describe('the EKS stand-in’s access entries through the SDK', () => {
+  const ACCT = '111122223333';
+  const role = (pathAndName: string) => `arn:aws:iam::${ACCT}:role/${pathAndName}`;
+  const CREATOR = role('github-actions-deploy');
+  const CREATOR_WITH_PATH = role('ci/github-actions-deploy');
+  const NODE_ROLE = role('demo-nodegroup-NodeInstanceRole');
+  const ADMIN_POLICY = accessPolicyArn('AmazonEKSClusterAdminPolicy');
+  const VIEW_POLICY = accessPolicyArn('AmazonEKSViewPolicy');
+  let aws: AwsStandins;
+  let eks: EKSClient;
+  let clusters = 0;
+  beforeAll(async () => {
+    aws = await startAwsStandins();
+    eks = new EKSClient({ ...aws.clientConfig('eks'), maxAttempts: 1 });
+  });
+  afterAll(() => aws.close());
+  afterEach(() => aws.reset());
+
+  /** A new cluster for one test, so entries never leak between tests. */
+  function freshCluster(spec: Partial<EksClusterSpec> = {}): string {
+    const name = `c${++clusters}`;
+    aws.eks.putCluster({ name, endpoint: 'https://127.0.0.1:6443', caPem: CA_PEM, ...spec });
+    return name;
+  }
+
+  it.each([
+    ['an IAM user', userArnOf('alice'), 'STANDARD', `arn:aws:iam::${ACCT}:user/alice`, []],
+    ['a role with a path (the path dropped from the session ARN)', CREATOR_WITH_PATH, 'STANDARD', `arn:aws:sts::${ACCT}:assumed-role/github-actions-deploy/{{SessionName}}`, []],
+    ['an EC2_LINUX node role', NODE_ROLE, 'EC2_LINUX', 'system:node:{{EC2PrivateDNSName}}', ['system:nodes']],
+    ['an EC2_WINDOWS node role', NODE_ROLE, 'EC2_WINDOWS', 'system:node:{{EC2PrivateDNSName}}', ['system:nodes']],
+    ['a FARGATE_LINUX pod execution role', role('demo-fargate-pod-execution'), 'FARGATE_LINUX', 'system:node:{{SessionName}}', ['system:nodes']],
+    ['a HYBRID_LINUX node role', NODE_ROLE, 'HYBRID_LINUX', 'system:node:{{SessionName}}', ['system:nodes']],
+  ])('gives %s EKS’s default username', async (_name, principalArn, type, username, groups) => {
+    const clusterName = freshCluster();
+    const created = await eks.send(new CreateAccessEntryCommand({ clusterName, principalArn, type }));
+    expect(created.accessEntry).toMatchObject({ clusterName, principalArn, type, username, kubernetesGroups: groups });
+    expect((await eks.send(new DescribeAccessEntryCommand({ clusterName, principalArn }))).accessEntry).toEqual(created.accessEntry);
+    expect(created.accessEntry?.createdAt).toBeInstanceOf(Date);
+  });
+
+  const refusals: [string, Omit<CreateAccessEntryCommandInput, 'clusterName'>, RegExp][] = [
+    ['a system: group', { principalArn: CREATOR_WITH_PATH, kubernetesGroups: ['developers', 'system:masters'] }, /^The kubernetes group name system:masters is invalid, it cannot start with system:$/],
+    ...['system:', 'eks:', 'aws:', 'amazon:', 'iam:'].map((p): [string, Omit<CreateAccessEntryCommandInput, 'clusterName'>, RegExp] => [`a username starting with ${p}`, { principalArn: CREATOR_WITH_PATH, username: `${p}deployer` }, new RegExp(`^The username must not begin with ${p}$`)]),
+    ['a template with no colon before it', { principalArn: CREATOR_WITH_PATH, username: '{{SessionName}}' }, /template must follow a colon/],
+    ['the path-less ARN of a role that has a path', { principalArn: CREATOR }, /^The specified principalArn is invalid: invalid principal\.$/],
+    ['a role IAM does not have', { principalArn: role('no-such-role') }, /invalid principal/],
+    ['an STS session ARN', { principalArn: `arn:aws:sts::${ACCT}:assumed-role/github-actions-deploy/ci` }, /invalid principal/],
+    ['a service-linked role', { principalArn: role('aws-service-role/eks.amazonaws.com/AWSServiceRoleForAmazonEKS') }, /service-linked role/],
+    ['a node entry for a user', { principalArn: userArnOf('alice'), type: 'EC2_LINUX' }, /invalid principal/],
+    ['a node entry for another account’s role', { principalArn: 'arn:aws:iam::444455556666:role/nodes', type: 'EC2_LINUX' }, /invalid principal/],
+    ['groups on a node entry', { principalArn: NODE_ROLE, type: 'EC2_LINUX', kubernetesGroups: ['nodes'] }, /can't have kubernetesGroups or a username/],
+    ['a username on a node entry', { principalArn: NODE_ROLE, type: 'FARGATE_LINUX', username: 'node:{{SessionName}}' }, /can't have kubernetesGroups or a username/],
+    ['an unknown type', { principalArn: NODE_ROLE, type: 'EC2_MAC' }, /type EC2_MAC is invalid/],
+    ['a tag with the aws: prefix', { principalArn: CREATOR_WITH_PATH, tags: { 'aws:owner': 'me' } }, /aws: prefix is reserved/],
+  ];
+  it.each(refusals)('refuses %s with InvalidParameterException', async (_name, input, message) => {
+    const clusterName = freshCluster();
+    expect(await rejection(eks.send(new CreateAccessEntryCommand({ clusterName, ...input })))).toEqual({ name: 'InvalidParameterException', status: 400, message: expect.stringMatching(message) });
+    expect(aws.eks.accessEntries(clusterName)).toEqual([]);
+  });
+
+  it('accepts a template after a colon, and a cross-account STANDARD role it cannot check', async () => {
+    const clusterName = freshCluster();
+    await eks.send(new CreateAccessEntryCommand({ clusterName, principalArn: CREATOR_WITH_PATH, username: 'ci:{{SessionName}}' }));
+    await eks.send(new CreateAccessEntryCommand({ clusterName, principalArn: 'arn:aws:iam::444455556666:role/auditors' }));
+    expect(aws.eks.accessEntries(clusterName).map((e) => e.username)).toEqual(['ci:{{SessionName}}', 'arn:aws:sts::444455556666:assumed-role/auditors/{{SessionName}}']);
+  });
+
+  it('keeps one entry per principal: a second create is a 409 and leaves the first as it was', async () => {
+    const clusterName = freshCluster();
+    await eks.send(new CreateAccessEntryCommand({ clusterName, principalArn: CREATOR_WITH_PATH, kubernetesGroups: ['deployers'] }));
+    const again = eks.send(new CreateAccessEntryCommand({ clusterName, principalArn: CREATOR_WITH_PATH, type: 'EC2_LINUX' }));
+    expect(await rejection(again)).toEqual({ name: 'ResourceInUseException', status: 409, message: 'The specified access entry resource is already in use on this cluster.' });
+    expect(aws.eks.accessEntries(clusterName)).toMatchObject([{ type: 'STANDARD', kubernetesGroups: ['deployers'] }]);
+  });
+
+  it('updates groups (replaced) and username, never type, principal or tags; node entries take neither', async () => {
+    const clusterName = freshCluster();
+    await eks.send(new CreateAccessEntryCommand({ clusterName, principalArn: CREATOR_WITH_PATH, kubernetesGroups: ['a', 'b'], tags: { team: 'ci' } }));
+    const updated = await eks.send(new UpdateAccessEntryCommand({ clusterName, principalArn: CREATOR_WITH_PATH, kubernetesGroups: ['c'], username: 'ci' }));
+    expect(updated.accessEntry).toMatchObject({ principalArn: CREATOR_WITH_PATH, type: 'STANDARD', kubernetesGroups: ['c'], username: 'ci', tags: { team: 'ci' } });
+    expect(await rejection(eks.send(new UpdateAccessEntryCommand({ clusterName, principalArn: CREATOR_WITH_PATH, kubernetesGroups: ['system:masters'] })))).toMatchObject({ name: 'InvalidParameterException' });
+    await eks.send(new CreateAccessEntryCommand({ clusterName, principalArn: NODE_ROLE, type: 'EC2_LINUX' }));
+    expect(await rejection(eks.send(new UpdateAccessEntryCommand({ clusterName, principalArn: NODE_ROLE, username: 'node' })))).toEqual({
+      name: 'InvalidParameterException',
+      status: 400,
+      message: 'This operation can only be performed on Access Entries with a type of "STANDARD".',
+    });
+  });
+
+  it('refuses every access-entry call on a CONFIG_MAP cluster and 404s an unknown cluster', async () => {
+    const clusterName = freshCluster({ authenticationMode: 'CONFIG_MAP' });
+    expect(await rejection(eks.send(new CreateAccessEntryCommand({ clusterName, principalArn: CREATOR_WITH_PATH })))).toEqual({
+      name: 'InvalidRequestException',
+      status: 400,
+      message: "The cluster's authentication mode must be set to one of [API, API_AND_CONFIG_MAP] to perform this operation.",
+    });
+    expect(await rejection(eks.send(new ListAccessEntriesCommand({ clusterName })))).toMatchObject({ name: 'InvalidRequestException' });
+    expect(await rejection(eks.send(new ListAccessEntriesCommand({ clusterName: 'nope' })))).toMatchObject({ name: 'ResourceNotFoundException', status: 404 });
+  });
+
+  it('associates policies with cluster or namespace scope, changes the scope on re-association, and disassociates', async () => {
+    const clusterName = freshCluster();
+    const associate = (policyArn: string, accessScope: { type: 'cluster' | 'namespace'; namespaces?: string[] }) =>
+      eks.send(new AssociateAccessPolicyCommand({ clusterName, principalArn: CREATOR_WITH_PATH, policyArn, accessScope }));
+    expect(await rejection(associate(VIEW_POLICY, { type: 'cluster' }))).toEqual({
+      name: 'ResourceNotFoundException',
+      status: 404,
+      message: "The specified principalArn could not be found. You can view your available access entries with 'list-access-entries'.",
+    });
+    await eks.send(new CreateAccessEntryCommand({ clusterName, principalArn: CREATOR_WITH_PATH }));
+    await associate(VIEW_POLICY, { type: 'cluster' });
+    const moved = await associate(VIEW_POLICY, { type: 'namespace', namespaces: ['dev-*'] });
+    expect(moved.associatedAccessPolicy).toMatchObject({ policyArn: VIEW_POLICY, accessScope: { type: 'namespace', namespaces: ['dev-*'] } });
+    expect(await rejection(associate(accessPolicyArn('MyOwnPolicy'), { type: 'cluster' }))).toMatchObject({ name: 'InvalidParameterException' });
+    expect(await rejection(associate(VIEW_POLICY, { type: 'namespace', namespaces: [] }))).toMatchObject({ name: 'InvalidParameterException' });
+    const listed = await eks.send(new ListAssociatedAccessPoliciesCommand({ clusterName, principalArn: CREATOR_WITH_PATH }));
+    expect(listed.associatedAccessPolicies?.map((p) => [p.policyArn, p.accessScope])).toEqual([[VIEW_POLICY, { type: 'namespace', namespaces: ['dev-*'] }]]);
+    await eks.send(new DisassociateAccessPolicyCommand({ clusterName, principalArn: CREATOR_WITH_PATH, policyArn: VIEW_POLICY }));
+    expect((await eks.send(new ListAssociatedAccessPoliciesCommand({ clusterName, principalArn: CREATOR_WITH_PATH }))).associatedAccessPolicies).toEqual([]);
+    await eks.send(new CreateAccessEntryCommand({ clusterName, principalArn: NODE_ROLE, type: 'EC2_LINUX' }));
+    expect(await rejection(eks.send(new AssociateAccessPolicyCommand({ clusterName, principalArn: NODE_ROLE, policyArn: VIEW_POLICY, accessScope: { type: 'cluster' } })))).toMatchObject({
+      message: 'This operation can only be performed on Access Entries with a type of "STANDARD".',
+    });
+  });
+
+  it('seeds the entries EKS creates itself: the creator with cluster admin, node and Fargate roles', async () => {
+    const clusterName = freshCluster({ accessEntries: [clusterCreatorEntry(CREATOR_WITH_PATH), nodeRoleEntry(NODE_ROLE), fargateProfileEntry(role('demo-fargate-pod-execution'))] });
+    const listed = await eks.send(new ListAccessEntriesCommand({ clusterName }));
+    expect(listed.accessEntries).toEqual([CREATOR_WITH_PATH, NODE_ROLE, role('demo-fargate-pod-execution')].sort());
+    const admins = await eks.send(new ListAccessEntriesCommand({ clusterName, associatedPolicyArn: ADMIN_POLICY }));
+    expect(admins.accessEntries).toEqual([CREATOR_WITH_PATH]);
+    const policies = await eks.send(new ListAssociatedAccessPoliciesCommand({ clusterName, principalArn: CREATOR_WITH_PATH }));
+    expect(policies.associatedAccessPolicies).toMatchObject([{ policyArn: ADMIN_POLICY, accessScope: { type: 'cluster', namespaces: [] } }]);
+    expect((await eks.send(new DescribeAccessEntryCommand({ clusterName, principalArn: NODE_ROLE }))).accessEntry).toMatchObject({ type: 'EC2_LINUX', username: 'system:node:{{EC2PrivateDNSName}}' });
+  });
+
+  it('pages ListAccessEntries at most 100 at a time, and refuses a larger page', async () => {
+    const clusterName = freshCluster();
+    const arns = Array.from({ length: 230 }, (_, i) => `arn:aws:iam::444455556666:role/team-${String(i).padStart(3, '0')}`);
+    for (const principalArn of arns) aws.eks.seedAccessEntry(clusterName, { principalArn });
+    const pages: number[] = [];
+    const seen: string[] = [];
+    for await (const page of paginateListAccessEntries({ client: eks }, { clusterName })) {
+      pages.push(page.accessEntries?.length ?? 0);
+      seen.push(...(page.accessEntries ?? []));
+    }
+    expect(pages).toEqual([100, 100, 30]);
+    expect(seen).toEqual(arns);
+    expect(await rejection(eks.send(new ListAccessEntriesCommand({ clusterName, maxResults: 101 })))).toMatchObject({ name: 'InvalidParameterException', status: 400 });
+    expect(await rejection(eks.send(new ListAccessEntriesCommand({ clusterName, nextToken: 'not-a-token' })))).toMatchObject({ name: 'InvalidParameterException' });
+  });
+
+  it('lists the managed access policies, which are the only ones that can be associated', async () => {
+    const names: string[] = [];
+    for await (const page of paginateListAccessPolicies({ client: eks, pageSize: 4 }, {})) names.push(...(page.accessPolicies ?? []).map((p) => p.name ?? ''));
+    expect(names).toEqual(expect.arrayContaining(['AmazonEKSClusterAdminPolicy', 'AmazonEKSAdminPolicy', 'AmazonEKSAdminViewPolicy', 'AmazonEKSEditPolicy', 'AmazonEKSViewPolicy']));
+    expect(aws.eks.calls()['ListAccessPolicies']).toBe(Math.ceil(names.length / 4));
+  });
+
+  it(`holds at most ${MAX_ACCESS_ENTRIES} entries per cluster`, async () => {
+    const clusterName = freshCluster();
+    for (let i = 0; i < MAX_ACCESS_ENTRIES - 1; i++) aws.eks.seedAccessEntry(clusterName, { principalArn: `arn:aws:iam::444455556666:role/r${i}` });
+    await eks.send(new CreateAccessEntryCommand({ clusterName, principalArn: CREATOR_WITH_PATH }));
+    expect(await rejection(eks.send(new CreateAccessEntryCommand({ clusterName, principalArn: NODE_ROLE, type: 'EC2_LINUX' })))).toMatchObject({ name: 'ResourceLimitExceededException', status: 400 });
+  });
+
+  it('tags an entry on create and through its ARN, which has EKS’s shape', async () => {
+    const clusterName = freshCluster();
+    const created = await eks.send(new CreateAccessEntryCommand({ clusterName, principalArn: CREATOR_WITH_PATH, tags: { team: 'ci', managedBy: 'eks-auth-sync' } }));
+    const resourceArn = created.accessEntry?.accessEntryArn ?? '';
+    expect(resourceArn).toMatch(new RegExp(`^arn:aws:eks:eu-west-1:${ACCT}:access-entry/${clusterName}/role/${ACCT}/github-actions-deploy/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`));
+    await eks.send(new TagResourceCommand({ resourceArn, tags: { env: 'prod' } }));
+    await eks.send(new UntagResourceCommand({ resourceArn, tagKeys: ['team'] }));
+    expect((await eks.send(new ListTagsForResourceCommand({ resourceArn }))).tags).toEqual({ managedBy: 'eks-auth-sync', env: 'prod' });
+    const unknown = `arn:aws:eks:eu-west-1:${ACCT}:access-entry/${clusterName}/role/${ACCT}/x/00000000-0000-0000-0000-000000000000`;
+    expect(await rejection(eks.send(new ListTagsForResourceCommand({ resourceArn: unknown })))).toMatchObject({ name: 'NotFoundException', status: 404 });
+  });
+
+  it('gets a create through throttling with the SDK’s retries, once, thanks to its client request token', async () => {
+    const clusterName = freshCluster();
+    const retrying = new EKSClient({ ...aws.clientConfig('eks'), maxAttempts: 3 });
+    aws.eks.throttleNext(2);
+    await retrying.send(new CreateAccessEntryCommand({ clusterName, principalArn: CREATOR_WITH_PATH }));
+    expect(aws.eks.throttled()).toEqual({ CreateAccessEntry: 2 });
+    expect(aws.eks.accessEntries(clusterName)).toHaveLength(1);
+  });
+
+  it('answers a create retried after it landed with the same entry, not a 409', async () => {
+    const clusterName = freshCluster();
+    const input = { clusterName, principalArn: CREATOR_WITH_PATH, clientRequestToken: 'retry-token-1' };
+    const first = await eks.send(new CreateAccessEntryCommand(input));
+    expect((await eks.send(new CreateAccessEntryCommand(input))).accessEntry?.accessEntryArn).toBe(first.accessEntry?.accessEntryArn);
+    expect(await rejection(eks.send(new CreateAccessEntryCommand({ ...input, clientRequestToken: 'another' })))).toMatchObject({ name: 'ResourceInUseException' });
+  });
+
+  it('deletes an entry with its associations, and 404s it afterwards', async () => {
+    const clusterName = freshCluster({ accessEntries: [clusterCreatorEntry(CREATOR_WITH_PATH)] });
+    await eks.send(new DeleteAccessEntryCommand({ clusterName, principalArn: CREATOR_WITH_PATH }));
+    expect(await rejection(eks.send(new DescribeAccessEntryCommand({ clusterName, principalArn: CREATOR_WITH_PATH })))).toMatchObject({ name: 'ResourceNotFoundException', status: 404 });
+    await eks.send(new CreateAccessEntryCommand({ clusterName, principalArn: CREATOR_WITH_PATH }));
+    expect((await eks.send(new ListAssociatedAccessPoliciesCommand({ clusterName, principalArn: CREATOR_WITH_PATH }))).associatedAccessPolicies).toEqual([]);
+    expect(aws.eks.calls()).toMatchObject({ DeleteAccessEntry: 1, DescribeAccessEntry: 1, CreateAccessEntry: 1, ListAssociatedAccessPolicies: 1 });
+  });
+});
+
+function userArnOf(name: string): string {
+  return `arn:aws:iam::111122223333:user/${name}`;
+}

@@ -3,9 +3,13 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AssociateAccessPolicyCommand, CreateAccessEntryCommand, DeleteAccessEntryCommand, EKSClient } from '@aws-sdk/client-eks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ConfigMap } from '../../lambda/configmap.js';
 import vectors from '../fixtures/eks-get-token-vectors.json' with { type: 'json' };
+import type { SeedAccessEntry } from './aws-standins/access-entries.js';
+import type { AuthenticationMode } from './aws-standins/access-view.js';
+import { startEks, type EksStandin } from './aws-standins/eks.js';
 import { awsAuthConfigMap as awsAuth, startKubeStandin, type KubeStandin, type KubeStandinOptions } from './kube-standin.js';
 import { verifyEksToken, type StsIdentity, type VerifyContext } from './sigv4-verify.js';
 import { mintTestToken, type TestCredentials } from './test-token.js';
@@ -372,5 +376,82 @@ describe.skipIf(!haveTools && !process.env['CI'])('kubectl, with the real AWS CL
     expect(res.code).not.toBe(0);
     expect(res.stderr).toMatch(/x509: certificate signed by unknown authority/);
     expect(s.log).toEqual([]);
+  });
+});
+
+describe('the stand-in authorises through EKS access entries, like EKS', () => {
+  const KEY = { accessKeyId: 'AKIAEKSADMIN', secretAccessKey: 'eks/admin/secret', arn: `arn:aws:iam::${ACCOUNT}:user/eks-admin` };
+  const PRINCIPAL = `arn:aws:iam::${ACCOUNT}:role/team/deployer`;
+  const policy = (name: string, namespaces: string[] = []) => ({
+    policyArn: `arn:aws:eks::aws:cluster-access-policy/${name}`,
+    accessScope: { type: namespaces.length === 0 ? ('cluster' as const) : ('namespace' as const), namespaces },
+  });
+  const masters = { mapRoles: `- rolearn: arn:aws:iam::${ACCOUNT}:role/deployer\n  username: deployer\n  groups: [system:masters]\n` };
+  const appConfig: ConfigMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'app', namespace: 'default' }, data: { a: '1' } };
+  let eks: EksStandin;
+  let client: EKSClient;
+  let clock: Date | undefined;
+  beforeAll(async () => {
+    eks = await startEks({ region: REGION, accountId: ACCOUNT, clusters: [], credentials: new Map([[KEY.accessKeyId, KEY]]), now: () => clock ?? new Date() });
+    client = new EKSClient({ region: REGION, endpoint: eks.endpoint, credentials: KEY, maxAttempts: 1 });
+  });
+  afterAll(() => eks.close());
+  afterEach(() => {
+    eks.deleteCluster(CLUSTER);
+    eks.setConsistencyLag(0);
+    clock = undefined;
+  });
+
+  /** A cluster in `mode` whose Kubernetes API consults its access entries, with `entry` for the deployer role when given. */
+  async function cluster(mode: AuthenticationMode, entry?: Omit<SeedAccessEntry, 'principalArn'>, overrides: Partial<KubeStandinOptions> = {}): Promise<KubeStandin> {
+    eks.putCluster({ name: CLUSTER, endpoint: 'https://127.0.0.1:1', caPem: tls.caPem, authenticationMode: mode, accessEntries: entry ? [{ principalArn: PRINCIPAL, ...entry }] : [] });
+    return start({ accessEntries: eks.accessView(CLUSTER), ...overrides, configMaps: [appConfig, ...(overrides.configMaps ?? [])] });
+  }
+  const read = async (s: KubeStandin, namespace: string, name: string) => (await call(s, 'GET', `/api/v1/namespaces/${namespace}/configmaps/${name}`, await token(DEPLOYER))).status;
+  const write = async (s: KubeStandin, namespace: string, name: string) =>
+    (await call(s, 'PUT', `/api/v1/namespaces/${namespace}/configmaps/${name}`, await token(DEPLOYER), s.get(namespace, name))).status;
+
+  const cases: [string, AuthenticationMode, Omit<SeedAccessEntry, 'principalArn'> | undefined, Record<string, string> | undefined, [number, number, number, number]][] = [
+    // [read aws-auth, write aws-auth, read default/app, write default/app]
+    ['AmazonEKSClusterAdminPolicy grants everything, whatever the role path in the entry', 'API', { policies: [policy('AmazonEKSClusterAdminPolicy')] }, undefined, [200, 200, 200, 200]],
+    ['AmazonEKSViewPolicy at cluster scope reads but does not write', 'API', { policies: [policy('AmazonEKSViewPolicy')] }, undefined, [200, 403, 200, 403]],
+    ['AmazonEKSAdminViewPolicy reads but does not write', 'API', { policies: [policy('AmazonEKSAdminViewPolicy')] }, undefined, [200, 403, 200, 403]],
+    ['AmazonEKSEditPolicy for default writes there and nowhere else', 'API', { policies: [policy('AmazonEKSEditPolicy', ['default'])] }, undefined, [403, 403, 200, 200]],
+    ['AmazonEKSAdminPolicy for kube-* writes in kube-system only', 'API', { policies: [policy('AmazonEKSAdminPolicy', ['kube-*'])] }, undefined, [200, 200, 403, 403]],
+    ['kubernetesGroups go through the RBAC bindings', 'API', { kubernetesGroups: ['aws-auth-writers'] }, undefined, [200, 200, 200, 200]],
+    ['an entry without policies or bound groups is authenticated but forbidden', 'API', {}, undefined, [403, 403, 403, 403]],
+    ['in API mode aws-auth is not read', 'API', undefined, masters, [401, 401, 401, 401]],
+    ['in API_AND_CONFIG_MAP mode the access entry wins over aws-auth', 'API_AND_CONFIG_MAP', { policies: [policy('AmazonEKSViewPolicy')] }, masters, [200, 403, 200, 403]],
+    ['in API_AND_CONFIG_MAP mode aws-auth serves principals without an entry', 'API_AND_CONFIG_MAP', undefined, masters, [200, 200, 200, 200]],
+    ['in CONFIG_MAP mode access entries are not read', 'CONFIG_MAP', { policies: [policy('AmazonEKSClusterAdminPolicy')] }, undefined, [401, 401, 401, 401]],
+  ];
+  it.each(cases)('%s', async (_name, mode, entry, data, expected) => {
+    const s = await cluster(mode, entry, { writerGroups: ['system:masters', 'aws-auth-writers'], configMaps: [awsAuth(data ?? { mapRoles: '[]\n' })] });
+    expect([await read(s, 'kube-system', 'aws-auth'), await write(s, 'kube-system', 'aws-auth'), await read(s, 'default', 'app'), await write(s, 'default', 'app')]).toEqual(expected);
+  });
+
+  it('names the entry’s rendered username in the Forbidden Status', async () => {
+    const s = await cluster('API', { username: 'deployer:{{SessionName}}' });
+    const res = await call(s, 'GET', AWS_AUTH_PATH, await token(DEPLOYER));
+    expect(res.body['message']).toContain('User "deployer:alice-example.com" cannot get resource "configmaps"');
+  });
+
+  it('locks out a tool that deletes its own access entry, from its next request on', async () => {
+    const s = await cluster('API', { policies: [policy('AmazonEKSClusterAdminPolicy')] }, { configMaps: [awsAuth({ mapRoles: '[]\n' })] });
+    expect(await read(s, 'kube-system', 'aws-auth')).toBe(200);
+    await client.send(new DeleteAccessEntryCommand({ clusterName: CLUSTER, principalArn: PRINCIPAL }));
+    expect(await read(s, 'kube-system', 'aws-auth')).toBe(401);
+    expect(s.authFailures.at(-1)).toMatch(/has no access entry/);
+  });
+
+  it('applies an access-entry change only after the consistency lag', async () => {
+    clock = new Date();
+    const s = await cluster('API', undefined, { configMaps: [awsAuth({ mapRoles: '[]\n' })] });
+    eks.setConsistencyLag(5000);
+    await client.send(new CreateAccessEntryCommand({ clusterName: CLUSTER, principalArn: PRINCIPAL }));
+    await client.send(new AssociateAccessPolicyCommand({ clusterName: CLUSTER, principalArn: PRINCIPAL, ...policy('AmazonEKSViewPolicy') }));
+    expect(await read(s, 'kube-system', 'aws-auth')).toBe(401);
+    clock = new Date(clock.getTime() + 5000);
+    expect(await read(s, 'kube-system', 'aws-auth')).toBe(200);
   });
 });
