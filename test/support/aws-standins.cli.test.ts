@@ -2,10 +2,29 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { roleArn, startAwsStandins, userArn, type AwsStandins } from './aws-standins/index.js';
+import { nodeRoleEntry, roleArn, startAwsStandins, userArn, type AwsStandins } from './aws-standins/index.js';
 
 const run = promisify(execFile);
 const AWS_CLI = '/usr/bin/aws';
+// Debian's CLI (2.9) predates access entries; the machine image has aws-cli 1.x from pip, which has them.
+const ACCESS_ENTRY_CLI = '/root/.pyenv/versions/3.11.7/bin/aws';
+type Service = 'iam' | 'sts' | 'ssm' | 'eks';
+
+/** Runs `BIN SERVICE ...` against the stand-in for SERVICE with the stand-ins' credentials; parses its JSON output. */
+async function runCli(bin: string, aws: AwsStandins, service: Service, args: string[], env: Record<string, string> = {}): Promise<unknown> {
+  const { stdout } = await run(bin, [service, ...args, '--endpoint-url', aws[service].endpoint, '--output', 'json'], {
+    env: { ...aws.env(), PATH: '/usr/bin:/bin', AWS_PAGER: '', ...env },
+  });
+  return stdout.trim() === '' ? {} : (JSON.parse(stdout) as unknown);
+}
+
+/** The CLI's error line (`An error occurred (Code) when calling …: message`) of a command that must fail. */
+function cliError(p: Promise<unknown>): Promise<string | undefined> {
+  return p.then(
+    () => undefined,
+    (err: Error & { stderr?: string }) => err.stderr?.trim(),
+  );
+}
 const CA_PEM = '-----BEGIN CERTIFICATE-----\nMIIBstandinCAforCliTests\n-----END CERTIFICATE-----\n';
 
 // The CLI is a second, independent client: if it and the SDK both accept the stand-ins' wire
@@ -18,13 +37,7 @@ describe.skipIf(!existsSync(AWS_CLI) && process.env.CI === undefined)('the real 
   afterAll(() => aws.close());
   afterEach(() => aws.reset());
 
-  /** Runs `aws SERVICE ...` against the stand-in for SERVICE with the stand-ins' credentials. */
-  async function cli(service: 'iam' | 'sts' | 'ssm' | 'eks', args: string[], env: Record<string, string> = {}): Promise<unknown> {
-    const { stdout } = await run(AWS_CLI, [service, ...args, '--endpoint-url', aws[service].endpoint, '--output', 'json'], {
-      env: { ...aws.env(), PATH: '/usr/bin:/bin', AWS_PAGER: '', ...env },
-    });
-    return JSON.parse(stdout) as unknown;
-  }
+  const cli = (service: Service, args: string[], env: Record<string, string> = {}) => runCli(AWS_CLI, aws, service, args, env);
 
   it('lists every role across pages with aws iam list-roles', async () => {
     const out = (await cli('iam', ['list-roles', '--page-size', '3'])) as { Roles: Array<{ Arn: string; Tags?: unknown }> };
@@ -73,11 +86,76 @@ describe.skipIf(!existsSync(AWS_CLI) && process.env.CI === undefined)('the real 
   });
 
   it('fails with SignatureDoesNotMatch when the CLI signs with a wrong secret', async () => {
-    const failure = await cli('iam', ['list-roles'], { AWS_SECRET_ACCESS_KEY: 'wrong/secret/wrong/secret/wrong/secret/00' }).then(
-      () => undefined,
-      (err: Error & { stderr?: string }) => err.stderr,
-    );
+    const failure = await cliError(cli('iam', ['list-roles'], { AWS_SECRET_ACCESS_KEY: 'wrong/secret/wrong/secret/wrong/secret/00' }));
     expect(failure).toContain('(SignatureDoesNotMatch)');
     expect(aws.iam.totalCalls()).toBe(0);
+  });
+});
+
+describe.skipIf(!existsSync(ACCESS_ENTRY_CLI) && process.env.CI === undefined)('the AWS CLI’s access-entry commands against the EKS stand-in', () => {
+  const ACCT = '111122223333';
+  const DEPLOY = `arn:aws:iam::${ACCT}:role/ci/github-actions-deploy`;
+  const NODE = `arn:aws:iam::${ACCT}:role/demo-nodegroup-NodeInstanceRole`;
+  const VIEW = 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy';
+  let aws: AwsStandins;
+  beforeAll(async () => {
+    aws = await startAwsStandins({
+      clusters: [
+        { name: 'demo', endpoint: 'https://127.0.0.1:6443', caPem: CA_PEM, accessEntries: [nodeRoleEntry(NODE)] },
+        { name: 'legacy', endpoint: 'https://127.0.0.1:6443', caPem: CA_PEM, authenticationMode: 'CONFIG_MAP' },
+      ],
+    });
+  });
+  afterAll(() => aws.close());
+  afterEach(() => aws.reset());
+  const eks = (args: string[]) => runCli(ACCESS_ENTRY_CLI, aws, 'eks', args);
+
+  it('creates, describes, updates, lists and deletes an entry', async () => {
+    const created = (await eks(['create-access-entry', '--cluster-name', 'demo', '--principal-arn', DEPLOY, '--kubernetes-groups', 'deployers', '--tags', 'team=ci'])) as {
+      accessEntry: { username: string; type: string; accessEntryArn: string; tags: Record<string, string> };
+    };
+    expect(created.accessEntry).toMatchObject({ username: `arn:aws:sts::${ACCT}:assumed-role/github-actions-deploy/{{SessionName}}`, type: 'STANDARD', tags: { team: 'ci' } });
+    await eks(['update-access-entry', '--cluster-name', 'demo', '--principal-arn', DEPLOY, '--kubernetes-groups', 'a', 'b', '--username', 'ci:{{SessionName}}']);
+    expect(await eks(['describe-access-entry', '--cluster-name', 'demo', '--principal-arn', DEPLOY])).toMatchObject({ accessEntry: { kubernetesGroups: ['a', 'b'], username: 'ci:{{SessionName}}' } });
+    expect(await eks(['list-access-entries', '--cluster-name', 'demo', '--page-size', '1'])).toEqual({ accessEntries: [DEPLOY, NODE] });
+    expect(aws.eks.calls()['ListAccessEntries']).toBe(2);
+    await eks(['delete-access-entry', '--cluster-name', 'demo', '--principal-arn', DEPLOY]);
+    expect(aws.eks.accessEntries('demo').map((e) => e.principalArn)).toEqual([NODE]);
+  });
+
+  it.each([
+    ['a second entry for a principal', ['--principal-arn', NODE, '--type', 'EC2_LINUX'], 'An error occurred (ResourceInUseException) when calling the CreateAccessEntry operation: The specified access entry resource is already in use on this cluster.'],
+    ['a system: group', ['--principal-arn', DEPLOY, '--kubernetes-groups', 'system:masters'], 'An error occurred (InvalidParameterException) when calling the CreateAccessEntry operation: The kubernetes group name system:masters is invalid, it cannot start with system:'],
+    ['a reserved username', ['--principal-arn', DEPLOY, '--username', 'eks:deployer'], 'An error occurred (InvalidParameterException) when calling the CreateAccessEntry operation: The username must not begin with eks:'],
+    ['the path-less ARN of a pathed role', ['--principal-arn', `arn:aws:iam::${ACCT}:role/github-actions-deploy`], 'An error occurred (InvalidParameterException) when calling the CreateAccessEntry operation: The specified principalArn is invalid: invalid principal.'],
+  ])('refuses %s with EKS’s error', async (_name, args, message) => {
+    expect(await cliError(eks(['create-access-entry', '--cluster-name', 'demo', ...args]))).toBe(message);
+  });
+
+  it('refuses access entries on a CONFIG_MAP cluster with InvalidRequestException', async () => {
+    expect(await cliError(eks(['list-access-entries', '--cluster-name', 'legacy']))).toContain('(InvalidRequestException) when calling the ListAccessEntries operation');
+  });
+
+  it('associates, lists and disassociates an access policy with a namespace scope', async () => {
+    await eks(['create-access-entry', '--cluster-name', 'demo', '--principal-arn', DEPLOY]);
+    const scope = ['--access-scope', 'type=namespace,namespaces=dev-a,dev-b'];
+    await eks(['associate-access-policy', '--cluster-name', 'demo', '--principal-arn', DEPLOY, '--policy-arn', VIEW, ...scope]);
+    const listed = (await eks(['list-associated-access-policies', '--cluster-name', 'demo', '--principal-arn', DEPLOY])) as { associatedAccessPolicies: unknown[] };
+    expect(listed.associatedAccessPolicies).toMatchObject([{ policyArn: VIEW, accessScope: { type: 'namespace', namespaces: ['dev-a', 'dev-b'] } }]);
+    await eks(['disassociate-access-policy', '--cluster-name', 'demo', '--principal-arn', DEPLOY, '--policy-arn', VIEW]);
+    expect(await cliError(eks(['associate-access-policy', '--cluster-name', 'demo', '--principal-arn', NODE, '--policy-arn', VIEW, '--access-scope', 'type=cluster']))).toContain(
+      'This operation can only be performed on Access Entries with a type of "STANDARD".',
+    );
+    await eks(['delete-access-entry', '--cluster-name', 'demo', '--principal-arn', DEPLOY]);
+  });
+
+  it('lists the access policies and tags an entry through its ARN', async () => {
+    const policies = (await eks(['list-access-policies'])) as { accessPolicies: { name: string }[] };
+    expect(policies.accessPolicies.map((p) => p.name)).toContain('AmazonEKSClusterAdminPolicy');
+    const [node] = aws.eks.accessEntries('demo');
+    const arn = node?.accessEntryArn ?? '';
+    await eks(['tag-resource', '--resource-arn', arn, '--tags', 'env=prod,owner=platform']);
+    await eks(['untag-resource', '--resource-arn', arn, '--tag-keys', 'owner']);
+    expect(await eks(['list-tags-for-resource', '--resource-arn', arn])).toEqual({ tags: { env: 'prod' } });
   });
 });
