@@ -168,7 +168,7 @@ export function planAccessEntries(input: PlanInput): AccessEntriesPlan {
       created.push(createStep(d), ...associations(d, []));
     } else if (!isOwned(have)) {
       plan.keptForeign.push({ principalArn: have.principalArn, type: have.type, source: d.source, reason: foreignReason(d, have) });
-      if (!(d.type !== 'STANDARD' && have.type === d.type)) {
+      if (!isNodeEntryEksMade(d, have)) {
         plan.warnings.push({ source: d.source, subject: d.principalArn, message: `an access entry eks-auth-sync does not own exists for this principal (${have.type}); it is left as it is` });
       }
     } else if (have.type !== d.type) {
@@ -237,8 +237,13 @@ function emptyPlan(): AccessEntriesPlan {
   return { creates: [], updates: [], deletes: [], associations: [], disassociations: [], keptForeign: [], unchanged: [], steps: [], warnings: [] };
 }
 
+/** A node mapping whose principal has a foreign entry of that node type: EKS made it, as it usually does. */
+function isNodeEntryEksMade(d: DesiredAccessEntry, have: LiveAccessEntry): boolean {
+  return d.type !== 'STANDARD' && have.type === d.type;
+}
+
 function foreignReason(d: DesiredAccessEntry, have: LiveAccessEntry): string {
-  if (d.type !== 'STANDARD' && have.type === d.type) return `a ${have.type} entry exists already (EKS creates these for node groups and Fargate profiles)`;
+  if (isNodeEntryEksMade(d, have)) return `a ${have.type} entry exists already (EKS creates these for node groups and Fargate profiles)`;
   return 'mapped by a source, but the existing entry was not created by eks-auth-sync';
 }
 
