@@ -84,6 +84,20 @@ describe('EksAuthSync', () => {
     });
   });
 
+  test.each([
+    ['the default 15-minute rate', undefined, 900],
+    ['an hourly rate', events.Schedule.rate(Duration.hours(1)), 3_600],
+    ['a daily rate, capped at the 6 hours Lambda allows', events.Schedule.rate(Duration.days(1)), 21_600],
+    ['a cron schedule, at Lambda\'s floor of one minute', events.Schedule.cron({ minute: '0', hour: '6' }), 60],
+  ])('Lambda never retries a failed run itself, and drops a queued event older than one schedule period (%s)', (_name, schedule, maxAge) => {
+    build(schedule ? { schedule } : {}).template().hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: Match.stringLikeRegexp('SyncFunction') },
+      Qualifier: '$LATEST',
+      MaximumRetryAttempts: 0,
+      MaximumEventAgeInSeconds: maxAge,
+    });
+  });
+
   test('an alarm fires on the first failed run and triggers the given action', () => {
     const { template } = build((stack) => ({ alarmAction: new actions.SnsAction(new sns.Topic(stack, 'Topic')) }));
     template().hasResourceProperties('AWS::CloudWatch::Alarm', {
