@@ -134,6 +134,7 @@ export class EksAuthSync extends Construct {
     const shipped = configForAsset(props.config, props.configDir ?? process.cwd(), props.clusterName);
     this.config = parseConfig(shipped.json, `${this.node.path}: config`);
     const stagingDir = stageAssetFiles(shipped);
+    const schedule = props.schedule ?? events.Schedule.rate(Duration.minutes(15));
 
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
@@ -180,6 +181,11 @@ export class EksAuthSync extends Construct {
       timeout: props.timeout ?? Duration.minutes(2),
       // Two runs must never race on aws-auth.
       reservedConcurrentExecutions: 1,
+      // Lambda would retry a failed asynchronous invoke twice on its own, and a queued retry
+      // could commit after an operator disabled the rule. The next scheduled run is the retry;
+      // an event older than one schedule period is superseded by a newer one.
+      retryAttempts: 0,
+      maxEventAge: maxEventAge(schedule),
       role: this.role,
       logGroup: this.logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
@@ -213,7 +219,7 @@ export class EksAuthSync extends Construct {
 
     this.rule = new events.Rule(this, 'Schedule', {
       description: `eks-auth-sync: commit the aws-auth of ${this.config.cluster.name}`,
-      schedule: props.schedule ?? events.Schedule.rate(Duration.minutes(15)),
+      schedule,
       targets: [new targets.LambdaFunction(this.function, { retryAttempts: 0 })],
     });
 
@@ -297,4 +303,28 @@ function stageAssetFiles(shipped: ShippedConfig): string {
   writeFileSync(join(dir, CONFIG_FILE_IN_ASSET), shipped.json);
   for (const file of shipped.files) copyFileSync(file.from, join(dir, file.to));
   return dir;
+}
+
+/** The longest maximum event age Lambda accepts, and the shortest. */
+const MAX_EVENT_AGE_LIMITS = { min: Duration.minutes(1), max: Duration.hours(6) };
+
+/**
+ * The schedule's period when it is a rate expression; undefined for a cron expression, whose
+ * gaps between runs may vary.
+ */
+function ratePeriod(schedule: events.Schedule): Duration | undefined {
+  const rate = /^rate\((\d+) (minute|hour|day)s?\)$/.exec(schedule.expressionString);
+  if (!rate) return undefined;
+  const value = Number(rate[1]);
+  return rate[2] === 'minute' ? Duration.minutes(value) : rate[2] === 'hour' ? Duration.hours(value) : Duration.days(value);
+}
+
+/**
+ * No older than one schedule period, within Lambda's limits. A cron schedule runs at most once a
+ * minute, so Lambda's floor of one minute is never longer than its period.
+ */
+function maxEventAge(schedule: events.Schedule): Duration {
+  const period = ratePeriod(schedule)?.toSeconds() ?? MAX_EVENT_AGE_LIMITS.min.toSeconds();
+  const { min, max } = MAX_EVENT_AGE_LIMITS;
+  return Duration.seconds(Math.min(max.toSeconds(), Math.max(min.toSeconds(), period)));
 }
