@@ -2,8 +2,7 @@
  * The `EksAuthSync` construct: the Lambda, its schedule, least-privilege role, log group,
  * failure alarm and (optionally) the EKS access entry that lets it edit aws-auth.
  */
-import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -133,7 +132,6 @@ export class EksAuthSync extends Construct {
     super(scope, id);
     const shipped = configForAsset(props.config, props.configDir ?? process.cwd(), props.clusterName);
     this.config = parseConfig(shipped.json, `${this.node.path}: config`);
-    const stagingDir = stageAssetFiles(shipped);
     const schedule = props.schedule ?? events.Schedule.rate(Duration.minutes(15));
 
     this.logGroup = new logs.LogGroup(this, 'Logs', {
@@ -170,52 +168,59 @@ export class EksAuthSync extends Construct {
       }
     }
 
-    this.function = new nodejs.NodejsFunction(this, 'Function', {
-      entry: join(PROJECT_ROOT, 'lambda', 'handler.ts'),
-      projectRoot: PROJECT_ROOT,
-      depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
-      handler: 'handler',
-      runtime: lambda.Runtime.NODEJS_24_X,
-      architecture: lambda.Architecture.ARM_64,
-      memorySize: props.memorySize ?? 256,
-      timeout: props.timeout ?? Duration.minutes(2),
-      // Two runs must never race on aws-auth.
-      reservedConcurrentExecutions: 1,
-      // Lambda would retry a failed asynchronous invoke twice on its own, and a queued retry
-      // could commit after an operator disabled the rule. The next scheduled run is the retry;
-      // an event older than one schedule period is superseded by a newer one.
-      retryAttempts: 0,
-      maxEventAge: maxEventAge(schedule),
-      role: this.role,
-      logGroup: this.logGroup,
-      loggingFormat: lambda.LoggingFormat.JSON,
-      environment: {
-        CONFIG_PATH: CONFIG_FILE_IN_ASSET,
-        DRY_RUN_ONLY: String(props.dryRunOnly ?? false),
-        POWERTOOLS_SERVICE_NAME: 'eks-auth-sync',
-        POWERTOOLS_METRICS_NAMESPACE: 'EksAuthSync',
-        // No NODE_OPTIONS=--enable-source-maps: parsing the 1 MB map at every cold start costs
-        // more than it gives. The map ships in the asset; set the option when debugging.
-      },
-      bundling: {
-        forceDockerBundling: false,
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        format: nodejs.OutputFormat.ESM,
-        mainFields: MAIN_FIELDS,
-        // The pinned SDK is bundled rather than taken from the runtime, so what is tested is what runs.
-        externalModules: [],
-        banner: ESM_REQUIRE_BANNER,
-        commandHooks: {
-          beforeBundling: () => [],
-          beforeInstall: () => [],
-          // The config travels in the code asset, not in an environment variable (4 KB limit)
-          // nor an SSM parameter (8 KB at most, plus a call and a permission at every cold start).
-          afterBundling: (_inputDir, outputDir) => [`cp -R "${stagingDir}/." "${outputDir}"`],
+    // Bundling runs inside the NodejsFunction constructor: the staged files are copied into the
+    // asset by then, and removed so no copy of the config stays behind in the temp directory.
+    const stagingDir = stageAssetFiles(shipped);
+    try {
+      this.function = new nodejs.NodejsFunction(this, 'Function', {
+        entry: join(PROJECT_ROOT, 'lambda', 'handler.ts'),
+        projectRoot: PROJECT_ROOT,
+        depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
+        handler: 'handler',
+        runtime: lambda.Runtime.NODEJS_24_X,
+        architecture: lambda.Architecture.ARM_64,
+        memorySize: props.memorySize ?? 256,
+        timeout: props.timeout ?? Duration.minutes(2),
+        // Two runs must never race on aws-auth.
+        reservedConcurrentExecutions: 1,
+        // Lambda would retry a failed asynchronous invoke twice on its own, and a queued retry
+        // could commit after an operator disabled the rule. The next scheduled run is the retry;
+        // an event older than one schedule period is superseded by a newer one.
+        retryAttempts: 0,
+        maxEventAge: maxEventAge(schedule),
+        role: this.role,
+        logGroup: this.logGroup,
+        loggingFormat: lambda.LoggingFormat.JSON,
+        environment: {
+          CONFIG_PATH: CONFIG_FILE_IN_ASSET,
+          DRY_RUN_ONLY: String(props.dryRunOnly ?? false),
+          POWERTOOLS_SERVICE_NAME: 'eks-auth-sync',
+          POWERTOOLS_METRICS_NAMESPACE: 'EksAuthSync',
+          // No NODE_OPTIONS=--enable-source-maps: parsing the 1 MB map at every cold start costs
+          // more than it gives. The map ships in the asset; set the option when debugging.
         },
-      },
-    });
+        bundling: {
+          forceDockerBundling: false,
+          minify: true,
+          sourceMap: true,
+          sourcesContent: false,
+          format: nodejs.OutputFormat.ESM,
+          mainFields: MAIN_FIELDS,
+          // The pinned SDK is bundled rather than taken from the runtime, so what is tested is what runs.
+          externalModules: [],
+          banner: ESM_REQUIRE_BANNER,
+          commandHooks: {
+            beforeBundling: () => [],
+            beforeInstall: () => [],
+            // The config travels in the code asset, not in an environment variable (4 KB limit)
+            // nor an SSM parameter (8 KB at most, plus a call and a permission at every cold start).
+            afterBundling: (_inputDir, outputDir) => [`cp -R "${stagingDir}/." "${outputDir}"`],
+          },
+        },
+      });
+    } finally {
+      rmSync(stagingDir, { recursive: true, force: true });
+    }
 
     this.rule = new events.Rule(this, 'Schedule', {
       description: `eks-auth-sync: commit the aws-auth of ${this.config.cluster.name}`,
@@ -287,19 +292,19 @@ function configForAsset(raw: unknown, configDir: string, clusterName: string | u
 }
 
 /**
- * Writes config.json and the referenced files to a directory named by their content, which the
- * bundling hook copies into the asset. Content-addressed, so repeated synths reuse it.
+ * Writes config.json and the referenced files to a new directory that only this user can open
+ * (mkdtemp: a fresh random name, mode 0700), which the bundling hook copies into the asset. A
+ * predictable path on a shared host could be created or symlinked beforehand by another user,
+ * who would then choose the config of a function that may grant cluster-admin.
  */
 function stageAssetFiles(shipped: ShippedConfig): string {
-  const hash = createHash('sha256').update(shipped.json);
   for (const file of shipped.files) {
     if (!existsSync(file.from)) {
       throw new ConfigError(`${file.at}: the file ${file.from} does not exist; paths resolve against configDir`);
     }
-    hash.update(file.to).update(readFileSync(file.from));
   }
-  const dir = join(tmpdir(), `eks-auth-sync-asset-${hash.digest('hex').slice(0, 16)}`);
-  mkdirSync(join(dir, 'files'), { recursive: true });
+  const dir = mkdtempSync(join(tmpdir(), 'eks-auth-sync-asset-'));
+  mkdirSync(join(dir, 'files'));
   writeFileSync(join(dir, CONFIG_FILE_IN_ASSET), shipped.json);
   for (const file of shipped.files) copyFileSync(file.from, join(dir, file.to));
   return dir;

@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Duration, type Stack, Validations } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
@@ -6,7 +8,7 @@ import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import { describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test, vi } from 'vitest';
 import { CONFIG_FILE_IN_ASSET, type EksAuthSyncProps } from '../../infra/eks-auth-sync.js';
 import { leastPrivilegeStatements } from '../../infra/policy.js';
 import { parseYamlText } from '../../lambda/config.js';
@@ -229,5 +231,48 @@ describe('EksAuthSync', () => {
     const { app, construct } = build({ config: staticOnly }, { nag: true });
     construct.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: ['*'] }));
     expect(() => app.synth()).toThrow(/AwsSolutions-IAM5\[Resource::\*\]/);
+  });
+});
+
+describe('staging the config for the code asset', () => {
+  const config = { cluster: { name: 'c' }, scanners: [{ type: 'static', static: {} }] };
+  const made: string[] = [];
+  const scratch = (prefix: string): string => {
+    const dir = mkdtempSync(join(tmpdir(), prefix));
+    made.push(dir);
+    return dir;
+  };
+  /** The temp directory the construct sees, as another user of the build host shares it. */
+  const sharedTmp = (): string => {
+    const dir = scratch('shared-tmp-');
+    vi.stubEnv('TMPDIR', dir);
+    return dir;
+  };
+  // The name the construct once staged under: the config's hash, which anyone on the host can work out.
+  const predictableName = `eks-auth-sync-asset-${createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 16)}`;
+
+  afterEach(() => {
+    vi.unstubAllEnvs();
+    for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a symlink another user planted at a predictable path is not followed', () => {
+    const theirs = scratch('theirs-');
+    symlinkSync(theirs, join(sharedTmp(), predictableName));
+    build({ config });
+    expect(readdirSync(theirs)).toEqual([]);
+  });
+
+  test('a directory another user created beforehand at a predictable path is not used', () => {
+    const theirs = join(sharedTmp(), predictableName);
+    mkdirSync(theirs);
+    build({ config });
+    expect(readdirSync(theirs)).toEqual([]);
+  });
+
+  test('no copy of the config is left in the temp directory after synth', () => {
+    const tmp = sharedTmp();
+    build({ config });
+    expect(readdirSync(tmp).filter((name) => name.startsWith('eks-auth-sync'))).toEqual([]);
   });
 });
