@@ -1,6 +1,6 @@
 /**
  * The `EksAuthSync` construct: the Lambda, its schedule, least-privilege role, log group,
- * failure alarm and (optionally) the EKS access entry that lets it edit aws-auth.
+ * alarms and (optionally) the EKS access entry that lets it edit aws-auth.
  */
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +18,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { parseConfig, type Config } from '../lambda/config.js';
 import { ConfigError } from '../lambda/errors.js';
+import { METRIC, METRIC_NAMESPACE, METRIC_SERVICE, metricDimensions } from '../lambda/metric-names.js';
 import { leastPrivilegeStatements } from './policy.js';
 import { ESM_REQUIRE_BANNER, MAIN_FIELDS } from './bundling.js';
 
@@ -85,10 +86,22 @@ export interface EksAuthSyncProps {
   readonly logRetention?: logs.RetentionDays;
 
   /**
-   * What the failure alarm (Errors >= 1 in 5 minutes) triggers, e.g. an `SnsAction`.
-   * @default - none; the alarm only changes state
+   * What each alarm triggers when it fires, e.g. an `SnsAction`.
+   * @default - none; the alarms only change state
    */
   readonly alarmAction?: cloudwatch.IAlarmAction;
+
+  /**
+   * How long without a successful scheduled run before the no-success alarm fires. Missing
+   * data counts as no success, so it also fires when the function is not invoked at all (rule
+   * disabled, function throttled or deleted). A single failed run, e.g. on throttling, does
+   * not page: the next one usually succeeds. Rounded up to whole minutes (whole hours beyond a
+   * day); at most 7 days, the longest CloudWatch looks back.
+   * @default - two schedule periods, at most 7 days (for a cron schedule, two of the longest
+   *   gaps its fields allow: an hour when only the minute is set, a day when the hour is, a week
+   *   when the day of the week is)
+   */
+  readonly noSuccessAlarmAfter?: Duration;
 
   /**
    * Create an `AWS::EKS::AccessEntry` for the identity that reaches the cluster (the function's
@@ -124,7 +137,12 @@ export class EksAuthSync extends Construct {
   readonly role: iam.Role;
   readonly logGroup: logs.LogGroup;
   readonly rule: events.Rule;
-  readonly alarm: cloudwatch.Alarm;
+  /** Fires when no scheduled run has succeeded for `noSuccessAlarmAfter`. */
+  readonly noSuccessAlarm: cloudwatch.Alarm;
+  /** Fires at once when a guard refuses a write: a person has to look, retries cannot fix it. */
+  readonly guardRefusalAlarm: cloudwatch.Alarm;
+  /** Fires at once when a run stops on an invalid config or mappings document. */
+  readonly invalidConfigAlarm: cloudwatch.Alarm;
   /** Present when `createAccessEntry` is set. */
   readonly accessEntry?: eks.CfnAccessEntry;
 
@@ -228,15 +246,35 @@ export class EksAuthSync extends Construct {
       targets: [new targets.LambdaFunction(this.function, { retryAttempts: 0 })],
     });
 
-    this.alarm = new cloudwatch.Alarm(this, 'Failures', {
-      alarmDescription: `eks-auth-sync failed for EKS cluster ${this.config.cluster.name}; see the function's logs.`,
-      metric: this.function.metricErrors({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
+    const cluster = this.config.cluster.name;
+    const metric = (metricName: string, period: Duration): cloudwatch.Metric =>
+      new cloudwatch.Metric({ namespace: METRIC_NAMESPACE, metricName, dimensionsMap: metricDimensions(cluster), statistic: cloudwatch.Stats.SUM, period });
+    const watch = noSuccessWatch(schedule, props.noSuccessAlarmAfter);
+    this.noSuccessAlarm = new cloudwatch.Alarm(this, 'NoSuccess', {
+      alarmDescription:
+        `eks-auth-sync has not completed a scheduled run for EKS cluster ${cluster} in ${watch.window.toHumanString()}: ` +
+        "every run failed (see the function's logs), or the function was not invoked (rule disabled, throttled).",
+      metric: metric(METRIC.scheduledRunSucceeded, watch.period),
       threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: watch.periods,
+      datapointsToAlarm: watch.periods,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
     });
-    if (props.alarmAction) this.alarm.addAlarmAction(props.alarmAction);
+    const atOnce = (id: string, metricName: string, what: string): cloudwatch.Alarm =>
+      new cloudwatch.Alarm(this, id, {
+        alarmDescription: `eks-auth-sync for EKS cluster ${cluster}: ${what}; the next run will not fix it. See the function's logs.`,
+        metric: metric(metricName, Duration.minutes(1)),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    this.guardRefusalAlarm = atOnce('GuardRefusal', METRIC.guardRefusals, 'a guard refused to write aws-auth');
+    this.invalidConfigAlarm = atOnce('InvalidConfig', METRIC.invalidConfig, 'a run stopped on an invalid config or mappings document');
+    if (props.alarmAction) {
+      for (const alarm of [this.noSuccessAlarm, this.guardRefusalAlarm, this.invalidConfigAlarm]) alarm.addAlarmAction(props.alarmAction);
+    }
 
     if (props.createAccessEntry) {
       this.accessEntry = new eks.CfnAccessEntry(this, 'AccessEntry', {
@@ -315,7 +353,7 @@ const MAX_EVENT_AGE_LIMITS = { min: Duration.minutes(1), max: Duration.hours(6) 
 
 /**
  * The schedule's period when it is a rate expression; undefined for a cron expression, whose
- * gaps between runs may vary.
+ * gaps between runs may vary (see {@link cronGapBound}).
  */
 function ratePeriod(schedule: events.Schedule): Duration | undefined {
   const rate = /^rate\((\d+) (minute|hour|day)s?\)$/.exec(schedule.expressionString);
@@ -332,4 +370,55 @@ function maxEventAge(schedule: events.Schedule): Duration {
   const period = ratePeriod(schedule)?.toSeconds() ?? MAX_EVENT_AGE_LIMITS.min.toSeconds();
   const { min, max } = MAX_EVENT_AGE_LIMITS;
   return Duration.seconds(Math.min(max.toSeconds(), Math.max(min.toSeconds(), period)));
+}
+
+/** CloudWatch looks back at most 7 days, and at most 1 day with periods under an hour. */
+const ALARM_LOOKBACK = { max: Duration.days(7), shortPeriodsMax: Duration.days(1) };
+
+/**
+ * The longest gap between two runs of a cron schedule that its fields allow, or undefined when
+ * it is longer than a week (a day of the month, a month or a year is set, or `#`/`L`).
+ */
+function cronGapBound(expression: string): Duration | undefined {
+  const fields = /^cron\((.+)\)$/.exec(expression)?.[1]?.split(' ');
+  if (fields?.length !== 6) return undefined;
+  const [minute, hour, dayOfMonth, month, dayOfWeek, year] = fields;
+  const every = (field: string | undefined): boolean => field === '*' || field === '?';
+  if (!every(dayOfMonth) || !every(month) || !every(year) || /[#L]/.test(dayOfWeek ?? '')) return undefined;
+  if (!every(dayOfWeek)) return Duration.days(7);
+  if (!every(hour)) return Duration.days(1);
+  if (!every(minute)) return Duration.hours(1);
+  return Duration.minutes(1);
+}
+
+/**
+ * How the no-success alarm watches `after` (default: two schedule periods): `periods`
+ * consecutive periods without a success. Five-minute periods when they fit, since a shorter
+ * period only costs more; one-hour periods beyond a day, as CloudWatch requires.
+ * @throws ConfigError when the window cannot be watched or is shorter than the schedule period.
+ */
+function noSuccessWatch(schedule: events.Schedule, after: Duration | undefined): { window: Duration; period: Duration; periods: number } {
+  const expression = schedule.expressionString;
+  const gap = ratePeriod(schedule) ?? cronGapBound(expression);
+  const maxSeconds = ALARM_LOOKBACK.max.toSeconds();
+  let seconds: number;
+  if (after !== undefined) {
+    seconds = after.toSeconds();
+    if (seconds > maxSeconds) throw new ConfigError(`noSuccessAlarmAfter: ${after.toHumanString()} is longer than the 7 days a CloudWatch alarm can look back`);
+    const period = ratePeriod(schedule);
+    if (period !== undefined && seconds <= period.toSeconds()) {
+      throw new ConfigError(`noSuccessAlarmAfter: ${after.toHumanString()} must be longer than the schedule period (${expression}), or the alarm fires between any two runs`);
+    }
+  } else {
+    if (gap === undefined || gap.toSeconds() >= maxSeconds) {
+      throw new ConfigError(
+        `schedule ${expression}: runs may be a week or more apart, longer than a CloudWatch alarm can watch for a missing run; ` +
+          'schedule it more often, or set noSuccessAlarmAfter (deployment.noSuccessAlarmMinutes) to how long without a success should page',
+      );
+    }
+    seconds = Math.min(2 * gap.toSeconds(), maxSeconds);
+  }
+  const periodSeconds = seconds > ALARM_LOOKBACK.shortPeriodsMax.toSeconds() ? 3_600 : seconds % 300 === 0 ? 300 : 60;
+  const periods = Math.max(1, Math.ceil(seconds / periodSeconds));
+  return { window: Duration.seconds(periods * periodSeconds), period: Duration.seconds(periodSeconds), periods };
 }
