@@ -73,8 +73,9 @@ export interface EksAuthSyncProps {
   readonly memorySize?: number;
 
   /**
-   * Function timeout. The handler stops 10 s before it, ahead of the write, rather than being
-   * killed in the middle of one.
+   * Function timeout. The run's deadline is 10 s before it: no write starts without a whole
+   * request timeout (10 s) left, and every Kubernetes request ends by the deadline, so the
+   * function is never killed in the middle of a write.
    * @default Duration.minutes(2)
    */
   readonly timeout?: Duration;

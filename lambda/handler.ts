@@ -17,7 +17,12 @@ import { ConfigError, GuardRefusalError, InvalidInvocationError } from './errors
 import { METRIC, METRIC_NAMESPACE, METRIC_SERVICE } from './metric-names.js';
 import { runSync, type RunOptions, type SyncReport } from './sync.js';
 
-/** Stop this long before Lambda's timeout, so the run ends before the write instead of inside it. */
+/**
+ * The run's deadline is this long before Lambda's timeout. Every Kubernetes request, the write
+ * included, ends by the deadline (lambda/cluster/kube.ts cuts its timeout and retries there, and
+ * starts no write without a whole request timeout left), so Lambda never kills a run inside a
+ * write; the margin is for what follows: the error's log entry and the metrics.
+ */
 export const DEADLINE_SAFETY_MARGIN_MS = 10_000;
 
 /** What the function returns (and logs) for every successful run. */
