@@ -103,7 +103,7 @@ export class KubeClient {
 
   /** The ConfigMap, or null when it does not exist. */
   async getConfigMap(namespace: string, name: string): Promise<ConfigMap | null> {
-    const reply = await this.#send('GET', objectPath(namespace, name));
+    const reply = await this.#send(name, 'GET', objectPath(namespace, name));
     if (reply.status === 404) return null;
     return this.#expectConfigMap(reply, 'GET', namespace, name);
   }
@@ -114,7 +114,7 @@ export class KubeClient {
     // A create has no precondition; the API server refuses a resourceVersion on create.
     const { resourceVersion: _ignored, ...metadata } = cm.metadata;
     const body = JSON.stringify({ ...cm, metadata: { ...metadata, namespace } });
-    const reply = await this.#send('POST', `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps`, body);
+    const reply = await this.#send(cm.metadata.name, 'POST', `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps`, body);
     return this.#expectConfigMap(reply, 'POST', namespace, cm.metadata.name);
   }
 
@@ -130,7 +130,7 @@ export class KubeClient {
       );
     }
     const body = JSON.stringify({ ...cm, metadata: { ...cm.metadata, namespace } });
-    const reply = await this.#send('PUT', objectPath(namespace, cm.metadata.name), body);
+    const reply = await this.#send(cm.metadata.name, 'PUT', objectPath(namespace, cm.metadata.name), body);
     return this.#expectConfigMap(reply, 'PUT', namespace, cm.metadata.name);
   }
 
@@ -139,12 +139,13 @@ export class KubeClient {
     this.#agent.destroy();
   }
 
-  async #send(method: Method, path: string, body?: string): Promise<Reply> {
+  /** `name`: the ConfigMap's, for messages. */
+  async #send(name: string, method: Method, path: string, body?: string): Promise<Reply> {
     let refreshed = false;
     let attempt = 1;
     let sent = false;
     for (;;) {
-      const timeoutMs = this.#attemptTimeout(method, path, sent);
+      const timeoutMs = this.#attemptTimeout(name, method, path, sent);
       sent = true;
       let reply: Reply;
       try {
@@ -177,17 +178,18 @@ export class KubeClient {
    * TransportFailure), so stopping here never leaves a write half-known.
    * @throws DeadlineError when no time is left, or a write would start with less than one timeout.
    */
-  #attemptTimeout(method: Method, path: string, retry: boolean): number {
+  #attemptTimeout(name: string, method: Method, path: string, retry: boolean): number {
     const deadline = this.#opts.deadline;
     if (deadline === undefined) return this.#timeoutMs;
     const left = deadline.getTime() - Date.now();
     const write = method !== 'GET';
     if (left <= 0 || (write && !retry && left < this.#timeoutMs)) {
-      const when = `${left <= 0 ? 'the' : `${Math.max(0, Math.round(left))} ms before the`} run's deadline (${deadline.toISOString()})`;
+      const why = left <= 0
+        ? `the run's deadline (${deadline.toISOString()}) has passed`
+        : `${Math.round(left)} ms are left before the run's deadline (${deadline.toISOString()}), less than one request's timeout (${this.#timeoutMs} ms)`;
       throw new DeadlineError(
-        `${method} ${path} at ${this.#base.origin} not sent: ${when}` +
-          (write ? `, less than one request's timeout (${this.#timeoutMs} ms); nothing was written.` : '.') +
-          " Raise the function's timeout or look for a slow source.",
+        `stopped before writing ${name}: ${why}, so ${method} ${path} at ${this.#base.origin} was not sent; nothing was written. ` +
+          "Raise the function's timeout or look for a slow source.",
       );
     }
     return Math.min(this.#timeoutMs, left);

@@ -297,7 +297,7 @@ describe('KubeClient and the run\'s deadline', () => {
     const live = await readSeed(kube);
     const err = await rejection(kube.replaceConfigMap({ ...live, data: { mapRoles: '[]\n' } }));
     expect(err).toBeInstanceOf(DeadlineError);
-    expect(err.message).toMatch(/PUT .*configmaps\/aws-auth .* not sent: \d+ ms before the run's deadline .*nothing was written/);
+    expect(err.message).toMatch(/stopped before writing aws-auth: \d+ ms are left before the run's deadline .*, so PUT .*configmaps\/aws-auth .* was not sent; nothing was written/);
     expect(standin.log.filter((e) => e.method === 'PUT')).toEqual([]);
   });
 
