@@ -1,9 +1,8 @@
 /**
  * The `EksAuthSync` construct: the Lambda, its schedule, least-privilege role, log group,
- * failure alarm and (optionally) the EKS access entry that lets it edit aws-auth.
+ * alarms and (optionally) the EKS access entry that lets it edit aws-auth.
  */
-import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +18,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { parseConfig, type Config } from '../lambda/config.js';
 import { ConfigError } from '../lambda/errors.js';
+import { METRIC, METRIC_NAMESPACE, METRIC_SERVICE, metricDimensions } from '../lambda/metric-names.js';
 import { leastPrivilegeStatements } from './policy.js';
 import { ESM_REQUIRE_BANNER, MAIN_FIELDS } from './bundling.js';
 
@@ -73,8 +73,9 @@ export interface EksAuthSyncProps {
   readonly memorySize?: number;
 
   /**
-   * Function timeout. The handler stops 10 s before it, ahead of the write, rather than being
-   * killed in the middle of one.
+   * Function timeout. The run's deadline is 10 s before it: no write starts without a whole
+   * request timeout (10 s) left, and every Kubernetes request ends by the deadline, so the
+   * function is never killed in the middle of a write.
    * @default Duration.minutes(2)
    */
   readonly timeout?: Duration;
@@ -86,10 +87,22 @@ export interface EksAuthSyncProps {
   readonly logRetention?: logs.RetentionDays;
 
   /**
-   * What the failure alarm (Errors >= 1 in 5 minutes) triggers, e.g. an `SnsAction`.
-   * @default - none; the alarm only changes state
+   * What each alarm triggers when it fires, e.g. an `SnsAction`.
+   * @default - none; the alarms only change state
    */
   readonly alarmAction?: cloudwatch.IAlarmAction;
+
+  /**
+   * How long without a successful scheduled run before the no-success alarm fires. Missing
+   * data counts as no success, so it also fires when the function is not invoked at all (rule
+   * disabled, function throttled or deleted). A single failed run, e.g. on throttling, does
+   * not page: the next one usually succeeds. Rounded up to whole minutes (whole hours beyond a
+   * day); at most 7 days, the longest CloudWatch looks back.
+   * @default - two schedule periods, at most 7 days (for a cron schedule, two of the longest
+   *   gaps its fields allow: an hour when only the minute is set, a day when the hour is, a week
+   *   when the day of the week is)
+   */
+  readonly noSuccessAlarmAfter?: Duration;
 
   /**
    * Create an `AWS::EKS::AccessEntry` for the identity that reaches the cluster (the function's
@@ -125,7 +138,12 @@ export class EksAuthSync extends Construct {
   readonly role: iam.Role;
   readonly logGroup: logs.LogGroup;
   readonly rule: events.Rule;
-  readonly alarm: cloudwatch.Alarm;
+  /** Fires when no scheduled run has succeeded for `noSuccessAlarmAfter`. */
+  readonly noSuccessAlarm: cloudwatch.Alarm;
+  /** Fires at once when a guard refuses a write: a person has to look, retries cannot fix it. */
+  readonly guardRefusalAlarm: cloudwatch.Alarm;
+  /** Fires at once when a run stops on an invalid config or mappings document. */
+  readonly invalidConfigAlarm: cloudwatch.Alarm;
   /** Present when `createAccessEntry` is set. */
   readonly accessEntry?: eks.CfnAccessEntry;
 
@@ -133,7 +151,7 @@ export class EksAuthSync extends Construct {
     super(scope, id);
     const shipped = configForAsset(props.config, props.configDir ?? process.cwd(), props.clusterName);
     this.config = parseConfig(shipped.json, `${this.node.path}: config`);
-    const stagingDir = stageAssetFiles(shipped);
+    const schedule = props.schedule ?? events.Schedule.rate(Duration.minutes(15));
 
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
@@ -169,63 +187,95 @@ export class EksAuthSync extends Construct {
       }
     }
 
-    this.function = new nodejs.NodejsFunction(this, 'Function', {
-      entry: join(PROJECT_ROOT, 'lambda', 'handler.ts'),
-      projectRoot: PROJECT_ROOT,
-      depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
-      handler: 'handler',
-      runtime: lambda.Runtime.NODEJS_24_X,
-      architecture: lambda.Architecture.ARM_64,
-      memorySize: props.memorySize ?? 256,
-      timeout: props.timeout ?? Duration.minutes(2),
-      // Two runs must never race on aws-auth.
-      reservedConcurrentExecutions: 1,
-      role: this.role,
-      logGroup: this.logGroup,
-      loggingFormat: lambda.LoggingFormat.JSON,
-      environment: {
-        CONFIG_PATH: CONFIG_FILE_IN_ASSET,
-        DRY_RUN_ONLY: String(props.dryRunOnly ?? false),
-        POWERTOOLS_SERVICE_NAME: 'eks-auth-sync',
-        POWERTOOLS_METRICS_NAMESPACE: 'EksAuthSync',
-        // No NODE_OPTIONS=--enable-source-maps: parsing the 1 MB map at every cold start costs
-        // more than it gives. The map ships in the asset; set the option when debugging.
-      },
-      bundling: {
-        forceDockerBundling: false,
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        format: nodejs.OutputFormat.ESM,
-        mainFields: MAIN_FIELDS,
-        // The pinned SDK is bundled rather than taken from the runtime, so what is tested is what runs.
-        externalModules: [],
-        banner: ESM_REQUIRE_BANNER,
-        commandHooks: {
-          beforeBundling: () => [],
-          beforeInstall: () => [],
-          // The config travels in the code asset, not in an environment variable (4 KB limit)
-          // nor an SSM parameter (8 KB at most, plus a call and a permission at every cold start).
-          afterBundling: (_inputDir, outputDir) => [`cp -R "${stagingDir}/." "${outputDir}"`],
+    // Bundling runs inside the NodejsFunction constructor: the staged files are copied into the
+    // asset by then, and removed so no copy of the config stays behind in the temp directory.
+    const stagingDir = stageAssetFiles(shipped);
+    try {
+      this.function = new nodejs.NodejsFunction(this, 'Function', {
+        entry: join(PROJECT_ROOT, 'lambda', 'handler.ts'),
+        projectRoot: PROJECT_ROOT,
+        depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
+        handler: 'handler',
+        runtime: lambda.Runtime.NODEJS_24_X,
+        architecture: lambda.Architecture.ARM_64,
+        memorySize: props.memorySize ?? 256,
+        timeout: props.timeout ?? Duration.minutes(2),
+        // Two runs must never race on aws-auth.
+        reservedConcurrentExecutions: 1,
+        // Lambda would retry a failed asynchronous invoke twice on its own, and a queued retry
+        // could commit after an operator disabled the rule. The next scheduled run is the retry;
+        // an event older than one schedule period is superseded by a newer one.
+        retryAttempts: 0,
+        maxEventAge: maxEventAge(schedule),
+        role: this.role,
+        logGroup: this.logGroup,
+        loggingFormat: lambda.LoggingFormat.JSON,
+        environment: {
+          CONFIG_PATH: CONFIG_FILE_IN_ASSET,
+          DRY_RUN_ONLY: String(props.dryRunOnly ?? false),
+          POWERTOOLS_SERVICE_NAME: 'eks-auth-sync',
+          POWERTOOLS_METRICS_NAMESPACE: 'EksAuthSync',
+          // No NODE_OPTIONS=--enable-source-maps: parsing the 1 MB map at every cold start costs
+          // more than it gives. The map ships in the asset; set the option when debugging.
         },
-      },
-    });
+        bundling: {
+          forceDockerBundling: false,
+          minify: true,
+          sourceMap: true,
+          sourcesContent: false,
+          format: nodejs.OutputFormat.ESM,
+          mainFields: MAIN_FIELDS,
+          // The pinned SDK is bundled rather than taken from the runtime, so what is tested is what runs.
+          externalModules: [],
+          banner: ESM_REQUIRE_BANNER,
+          commandHooks: {
+            beforeBundling: () => [],
+            beforeInstall: () => [],
+            // The config travels in the code asset, not in an environment variable (4 KB limit)
+            // nor an SSM parameter (8 KB at most, plus a call and a permission at every cold start).
+            afterBundling: (_inputDir, outputDir) => [`cp -R "${stagingDir}/." "${outputDir}"`],
+          },
+        },
+      });
+    } finally {
+      rmSync(stagingDir, { recursive: true, force: true });
+    }
 
     this.rule = new events.Rule(this, 'Schedule', {
       description: `eks-auth-sync: commit the aws-auth of ${this.config.cluster.name}`,
-      schedule: props.schedule ?? events.Schedule.rate(Duration.minutes(15)),
+      schedule,
       targets: [new targets.LambdaFunction(this.function, { retryAttempts: 0 })],
     });
 
-    this.alarm = new cloudwatch.Alarm(this, 'Failures', {
-      alarmDescription: `eks-auth-sync failed for EKS cluster ${this.config.cluster.name}; see the function's logs.`,
-      metric: this.function.metricErrors({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
+    const cluster = this.config.cluster.name;
+    const metric = (metricName: string, period: Duration): cloudwatch.Metric =>
+      new cloudwatch.Metric({ namespace: METRIC_NAMESPACE, metricName, dimensionsMap: metricDimensions(cluster), statistic: cloudwatch.Stats.SUM, period });
+    const watch = noSuccessWatch(schedule, props.noSuccessAlarmAfter);
+    this.noSuccessAlarm = new cloudwatch.Alarm(this, 'NoSuccess', {
+      alarmDescription:
+        `eks-auth-sync has not completed a scheduled run for EKS cluster ${cluster} in ${watch.window.toHumanString()}: ` +
+        "every run failed (see the function's logs), or the function was not invoked (rule disabled, throttled).",
+      metric: metric(METRIC.scheduledRunSucceeded, watch.period),
       threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: watch.periods,
+      datapointsToAlarm: watch.periods,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
     });
-    if (props.alarmAction) this.alarm.addAlarmAction(props.alarmAction);
+    const atOnce = (id: string, metricName: string, what: string): cloudwatch.Alarm =>
+      new cloudwatch.Alarm(this, id, {
+        alarmDescription: `eks-auth-sync for EKS cluster ${cluster}: ${what}; the next run will not fix it. See the function's logs.`,
+        metric: metric(metricName, Duration.minutes(1)),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    this.guardRefusalAlarm = atOnce('GuardRefusal', METRIC.guardRefusals, 'a guard refused to write aws-auth');
+    this.invalidConfigAlarm = atOnce('InvalidConfig', METRIC.invalidConfig, 'a run stopped on an invalid config or mappings document');
+    if (props.alarmAction) {
+      for (const alarm of [this.noSuccessAlarm, this.guardRefusalAlarm, this.invalidConfigAlarm]) alarm.addAlarmAction(props.alarmAction);
+    }
 
     if (props.createAccessEntry) {
       this.accessEntry = new eks.CfnAccessEntry(this, 'AccessEntry', {
@@ -281,20 +331,95 @@ function configForAsset(raw: unknown, configDir: string, clusterName: string | u
 }
 
 /**
- * Writes config.json and the referenced files to a directory named by their content, which the
- * bundling hook copies into the asset. Content-addressed, so repeated synths reuse it.
+ * Writes config.json and the referenced files to a new directory that only this user can open
+ * (mkdtemp: a fresh random name, mode 0700), which the bundling hook copies into the asset. A
+ * predictable path on a shared host could be created or symlinked beforehand by another user,
+ * who would then choose the config of a function that may grant cluster-admin.
  */
 function stageAssetFiles(shipped: ShippedConfig): string {
-  const hash = createHash('sha256').update(shipped.json);
   for (const file of shipped.files) {
     if (!existsSync(file.from)) {
       throw new ConfigError(`${file.at}: the file ${file.from} does not exist; paths resolve against configDir`);
     }
-    hash.update(file.to).update(readFileSync(file.from));
   }
-  const dir = join(tmpdir(), `eks-auth-sync-asset-${hash.digest('hex').slice(0, 16)}`);
-  mkdirSync(join(dir, 'files'), { recursive: true });
+  const dir = mkdtempSync(join(tmpdir(), 'eks-auth-sync-asset-'));
+  mkdirSync(join(dir, 'files'));
   writeFileSync(join(dir, CONFIG_FILE_IN_ASSET), shipped.json);
   for (const file of shipped.files) copyFileSync(file.from, join(dir, file.to));
   return dir;
+}
+
+/** The longest maximum event age Lambda accepts, and the shortest. */
+const MAX_EVENT_AGE_LIMITS = { min: Duration.minutes(1), max: Duration.hours(6) };
+
+/**
+ * The schedule's period when it is a rate expression; undefined for a cron expression, whose
+ * gaps between runs may vary (see {@link cronGapBound}).
+ */
+function ratePeriod(schedule: events.Schedule): Duration | undefined {
+  const rate = /^rate\((\d+) (minute|hour|day)s?\)$/.exec(schedule.expressionString);
+  if (!rate) return undefined;
+  const value = Number(rate[1]);
+  return rate[2] === 'minute' ? Duration.minutes(value) : rate[2] === 'hour' ? Duration.hours(value) : Duration.days(value);
+}
+
+/**
+ * No older than one schedule period, within Lambda's limits. A cron schedule runs at most once a
+ * minute, so Lambda's floor of one minute is never longer than its period.
+ */
+function maxEventAge(schedule: events.Schedule): Duration {
+  const period = ratePeriod(schedule)?.toSeconds() ?? MAX_EVENT_AGE_LIMITS.min.toSeconds();
+  const { min, max } = MAX_EVENT_AGE_LIMITS;
+  return Duration.seconds(Math.min(max.toSeconds(), Math.max(min.toSeconds(), period)));
+}
+
+/** CloudWatch looks back at most 7 days, and at most 1 day with periods under an hour. */
+const ALARM_LOOKBACK = { max: Duration.days(7), shortPeriodsMax: Duration.days(1) };
+
+/**
+ * The longest gap between two runs of a cron schedule that its fields allow, or undefined when
+ * it is longer than a week (a day of the month, a month or a year is set, or `#`/`L`).
+ */
+function cronGapBound(expression: string): Duration | undefined {
+  const fields = /^cron\((.+)\)$/.exec(expression)?.[1]?.split(' ');
+  if (fields?.length !== 6) return undefined;
+  const [minute, hour, dayOfMonth, month, dayOfWeek, year] = fields;
+  const every = (field: string | undefined): boolean => field === '*' || field === '?';
+  if (!every(dayOfMonth) || !every(month) || !every(year) || /[#L]/.test(dayOfWeek ?? '')) return undefined;
+  if (!every(dayOfWeek)) return Duration.days(7);
+  if (!every(hour)) return Duration.days(1);
+  if (!every(minute)) return Duration.hours(1);
+  return Duration.minutes(1);
+}
+
+/**
+ * How the no-success alarm watches `after` (default: two schedule periods): `periods`
+ * consecutive periods without a success. Five-minute periods when they fit, since a shorter
+ * period only costs more; one-hour periods beyond a day, as CloudWatch requires.
+ * @throws ConfigError when the window cannot be watched or is shorter than the schedule period.
+ */
+function noSuccessWatch(schedule: events.Schedule, after: Duration | undefined): { window: Duration; period: Duration; periods: number } {
+  const expression = schedule.expressionString;
+  const gap = ratePeriod(schedule) ?? cronGapBound(expression);
+  const maxSeconds = ALARM_LOOKBACK.max.toSeconds();
+  let seconds: number;
+  if (after !== undefined) {
+    seconds = after.toSeconds();
+    if (seconds > maxSeconds) throw new ConfigError(`noSuccessAlarmAfter: ${after.toHumanString()} is longer than the 7 days a CloudWatch alarm can look back`);
+    const period = ratePeriod(schedule);
+    if (period !== undefined && seconds <= period.toSeconds()) {
+      throw new ConfigError(`noSuccessAlarmAfter: ${after.toHumanString()} must be longer than the schedule period (${expression}), or the alarm fires between any two runs`);
+    }
+  } else {
+    if (gap === undefined || gap.toSeconds() >= maxSeconds) {
+      throw new ConfigError(
+        `schedule ${expression}: runs may be a week or more apart, longer than a CloudWatch alarm can watch for a missing run; ` +
+          'schedule it more often, or set noSuccessAlarmAfter (deployment.noSuccessAlarmMinutes) to how long without a success should page',
+      );
+    }
+    seconds = Math.min(2 * gap.toSeconds(), maxSeconds);
+  }
+  const periodSeconds = seconds > ALARM_LOOKBACK.shortPeriodsMax.toSeconds() ? 3_600 : seconds % 300 === 0 ? 300 : 60;
+  const periods = Math.max(1, Math.ceil(seconds / periodSeconds));
+  return { window: Duration.seconds(periods * periodSeconds), period: Duration.seconds(periodSeconds), periods };
 }

@@ -52,6 +52,7 @@ export function settingsFromConfig(document: unknown, configFile: string): AppSe
     ...(d.timeoutSeconds !== undefined && { timeout: Duration.seconds(d.timeoutSeconds) }),
     ...(d.logRetentionDays !== undefined && { logRetention: d.logRetentionDays as logs.RetentionDays }),
     ...(d.alarmTopicArn !== undefined && { alarmAction: snsTopicAction(d.alarmTopicArn) }),
+    ...(d.noSuccessAlarmMinutes !== undefined && { noSuccessAlarmAfter: Duration.minutes(d.noSuccessAlarmMinutes) }),
     ...(d.createAccessEntry !== undefined && { createAccessEntry: d.createAccessEntry }),
     ...(d.kubernetesGroup !== undefined && { kubernetesGroup: d.kubernetesGroup }),
     ...(d.kubernetesUsername !== undefined && { kubernetesUsername: d.kubernetesUsername }),

@@ -112,6 +112,8 @@ const deploymentSection = z.strictObject({
     /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$/,
     'expected a standard SNS topic ARN such as arn:aws:sns:eu-west-1:111122223333:oncall',
   ))),
+  /** At most a week: a CloudWatch alarm looks back no further. */
+  noSuccessAlarmMinutes: z.optional(z.int().check(z.gte(1), z.lte(7 * 24 * 60))),
   createAccessEntry: z.optional(z.boolean()),
   kubernetesGroup: z.optional(validString((g) => validateGroups([g])
     ?? (g.startsWith('system:') ? 'an access entry cannot bind a system: group' : undefined))),

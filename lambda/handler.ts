@@ -2,8 +2,10 @@
  * Lambda entry: event → options → runSync → JSON response. Everything else lives in the core.
  *
  * A scheduled EventBridge event commits; any other invoke is a dry run unless it says
- * `{"dryRun": false}`. `DRY_RUN_ONLY=true` makes every run a dry run. A failure, including a
- * guard refusing a write, is thrown so Lambda records it and the Errors alarm fires.
+ * `{"dryRun": false}`. `DRY_RUN_ONLY=true` makes every run a dry run. A failure is thrown so
+ * Lambda records it; the stack's alarms read the metrics: a guard refusal or an invalid config
+ * at once, anything else (throttling, a cluster briefly unreachable) only when no scheduled run
+ * has succeeded for a while, since the next run usually repairs it.
  */
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,10 +13,16 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { loadConfig, type Config } from './config.js';
-import { GuardRefusalError, InvalidInvocationError } from './errors.js';
+import { ConfigError, GuardRefusalError, InvalidInvocationError } from './errors.js';
+import { METRIC, METRIC_NAMESPACE, METRIC_SERVICE } from './metric-names.js';
 import { runSync, type RunOptions, type SyncReport } from './sync.js';
 
-/** Stop this long before Lambda's timeout, so the run ends before the write instead of inside it. */
+/**
+ * The run's deadline is this long before Lambda's timeout. Every Kubernetes request, the write
+ * included, ends by the deadline (lambda/cluster/kube.ts cuts its timeout and retries there, and
+ * starts no write without a whole request timeout left), so Lambda never kills a run inside a
+ * write; the margin is for what follows: the error's log entry and the metrics.
+ */
 export const DEADLINE_SAFETY_MARGIN_MS = 10_000;
 
 /** What the function returns (and logs) for every successful run. */
@@ -109,11 +117,15 @@ export function createHandler(deps: HandlerDeps): LambdaHandler {
       metrics.addMetric('EntriesAdded', MetricUnit.Count, report.change?.added.length ?? 0);
       metrics.addMetric('EntriesRemoved', MetricUnit.Count, report.change?.removed.length ?? 0);
       metrics.addMetric('EntriesChanged', MetricUnit.Count, report.change?.changed.length ?? 0);
+      if (invocation.trigger === 'schedule') metrics.addMetric(METRIC.scheduledRunSucceeded, MetricUnit.Count, 1);
       logger.info(summary(report), { ...response });
       return response;
     } catch (error) {
       metrics.addMetric('Failures', MetricUnit.Count, 1);
-      if (error instanceof GuardRefusalError) metrics.addMetric('GuardRefusals', MetricUnit.Count, 1);
+      if (error instanceof GuardRefusalError) metrics.addMetric(METRIC.guardRefusals, MetricUnit.Count, 1);
+      // Before the config is loaded the cluster dimension is unknown, so the stack's alarm cannot
+      // see this count; the config was validated at synth, and the no-success alarm still fires.
+      if (error instanceof ConfigError) metrics.addMetric(METRIC.invalidConfig, MetricUnit.Count, 1);
       logger.error('sync failed', error instanceof Error ? error : String(error));
       throw error;
     } finally {
@@ -159,6 +171,6 @@ export const handler: LambdaHandler = createHandler({
   loadConfig: configLoaderFromAsset(process.env),
   env: process.env,
   now: () => Date.now(),
-  logger: new Logger({ serviceName: 'eks-auth-sync' }),
-  metrics: new Metrics({ namespace: 'EksAuthSync', serviceName: 'eks-auth-sync' }),
+  logger: new Logger({ serviceName: METRIC_SERVICE }),
+  metrics: new Metrics({ namespace: METRIC_NAMESPACE, serviceName: METRIC_SERVICE }),
 });

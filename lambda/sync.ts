@@ -25,7 +25,7 @@ export interface RunOptions {
    * (the CLI still prints the desired mappings). A commit always fails.
    */
   tolerateUnreachableCluster?: boolean;
-  /** No write starts after this moment (the Lambda's timeout less a margin). */
+  /** No write starts after this moment, and every Kubernetes request ends by it (the Lambda's timeout less a margin). */
   deadline?: Date;
   clock?: () => Date;
 }
@@ -86,7 +86,7 @@ export async function runSync(options: RunOptions): Promise<SyncReport> {
 
   let cluster: ClusterConnection;
   try {
-    cluster = await connect(config, aws);
+    cluster = await connect(config, aws, options.deadline);
   } catch (err) {
     if (options.commit || !options.tolerateUnreachableCluster || !(err instanceof Error)) throw err;
     report.clusterError = err.message;
@@ -141,7 +141,7 @@ interface ClusterConnection {
  * Kubernetes client whose token is minted afresh whenever it ages or its credentials expire.
  * The cluster is reached with the top-level `aws` settings, never a scanner's.
  */
-async function connect(config: Config, { clients, whoAmI }: AwsContext): Promise<ClusterConnection> {
+async function connect(config: Config, { clients, whoAmI }: AwsContext, deadline: Date | undefined): Promise<ClusterConnection> {
   const eks = clients.eks();
   const [info, self] = await Promise.all([describeCluster(eks, config.cluster.name), whoAmI()]);
   const tokens = new TokenProvider({ clusterName: info.name, region: info.region, credentials: eks.credentials });
@@ -151,6 +151,7 @@ async function connect(config: Config, { clients, whoAmI }: AwsContext): Promise
     token: () => tokens.token(),
     onUnauthorized: () => tokens.invalidate(),
     identity: self.arn,
+    ...(deadline ? { deadline } : {}),
   });
   const store: AwsAuthStore = {
     read: () => kube.getConfigMap(AWS_AUTH_NAMESPACE, AWS_AUTH_NAME),

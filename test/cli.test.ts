@@ -135,3 +135,13 @@ it('shows the help on stderr and exits 2 without a command', async () => {
   expect(r.status).toBe(2);
   expect(r.stderr).toContain('Usage: eks-auth-sync');
 });
+
+it.each(['dist/cli.mjs', 'bin/eks-auth-sync.mjs'])('%s prints no AWS SDK Node.js version warning, on any supported Node.js', (script) => {
+  const { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: _shown, ...env } = process.env;
+  const r = spawnSync(process.execPath, [script, 'token', '--cluster-name', 'demo', '--region', 'eu-west-1'], {
+    encoding: 'utf8',
+    env: { ...env, AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE', AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' },
+  });
+  expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+  expect(r.stdout).toContain('"kind": "ExecCredential"');
+});

@@ -9,8 +9,9 @@ import type { Context } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import type { PlannedEntry } from '../lambda/awsauth.js';
 import { parseConfig } from '../lambda/config.js';
-import { EksAuthSyncError, GuardRefusalError, InvalidInvocationError } from '../lambda/errors.js';
+import { ConfigError, EksAuthSyncError, GuardRefusalError, InvalidInvocationError } from '../lambda/errors.js';
 import { createHandler, DEADLINE_SAFETY_MARGIN_MS, parseInvocation } from '../lambda/handler.js';
+import { metricDimensions } from '../lambda/metric-names.js';
 import type { RunOptions, SyncReport } from '../lambda/sync.js';
 import { SCHEDULED_EVENT } from './support/events.js';
 
@@ -185,7 +186,7 @@ describe('the handler', () => {
     expect(emitted.logs.find((log) => log['change'] !== undefined)?.['message']).toBe(message);
   });
 
-  test('metrics report desired mappings, each kind of change and the duration, per cluster', async () => {
+  test('metrics report desired mappings, each kind of change, the scheduled success and the duration, per cluster', async () => {
     const { handler, emitted } = setup(() => Promise.resolve(report));
     await handler(SCHEDULED_EVENT, lambdaContext(60_000));
     expect(emitted.metrics).toHaveLength(1);
@@ -196,8 +197,31 @@ describe('the handler', () => {
       EntriesAdded: 1,
       EntriesRemoved: 2,
       EntriesChanged: 1,
+      ScheduledRunSucceeded: 1,
       DurationMs: 250,
     });
+  });
+
+  test('the metrics carry exactly the dimensions the stack\'s alarms watch', async () => {
+    const { handler, emitted } = setup(() => Promise.resolve(report));
+    await handler(SCHEDULED_EVENT, lambdaContext(60_000));
+    const emf = emitted.metrics[0] ?? {};
+    const [directive] = (emf['_aws'] as { CloudWatchMetrics: { Dimensions: string[][] }[] }).CloudWatchMetrics;
+    const dimensions = Object.fromEntries((directive?.Dimensions[0] ?? []).map((name) => [name, emf[name]]));
+    expect(dimensions).toEqual(metricDimensions('prod'));
+  });
+
+  test('a successful manual run is not counted as a scheduled success', async () => {
+    const { handler, emitted } = setup(() => Promise.resolve(report));
+    await handler({ dryRun: false }, lambdaContext(60_000));
+    expect(metricValues(emitted)).not.toHaveProperty('ScheduledRunSucceeded');
+  });
+
+  test('an invalid mappings document fails the invocation and is counted as invalid config', async () => {
+    const invalid = new ConfigError('ssm parameter /eks/prod/auth: roles[0].rolearn: expected an IAM role ARN');
+    const { handler, emitted } = setup(() => Promise.reject(invalid));
+    await expect(handler(SCHEDULED_EVENT, lambdaContext(60_000))).rejects.toBe(invalid);
+    expect(metricValues(emitted)).toEqual({ Failures: 1, InvalidConfig: 1, DurationMs: 250 });
   });
 
   test('a run that did not reach the cluster reports no change and zero changed entries', async () => {

@@ -5,6 +5,7 @@
 import https from 'node:https';
 import type { ConfigMap } from '../configmap.js';
 import {
+  DeadlineError,
   EksAuthSyncError,
   KubeConflictError,
   KubeConnectionError,
@@ -29,6 +30,13 @@ export interface KubeClientOptions {
   identity?: string;
   /** Per-attempt deadline. @default 10000 */
   timeoutMs?: number;
+  /**
+   * Every request ends by this moment (the Lambda's timeout less a margin): an attempt's timeout
+   * is cut to the time left, and no retry starts after it. A write is not started at all with
+   * less than one attempt's timeout left, so it is not cut short for want of time.
+   * @default - none
+   */
+  deadline?: Date;
 }
 
 /** A Kubernetes `Status` body, as the API server returns with every error. */
@@ -95,7 +103,7 @@ export class KubeClient {
 
   /** The ConfigMap, or null when it does not exist. */
   async getConfigMap(namespace: string, name: string): Promise<ConfigMap | null> {
-    const reply = await this.#send('GET', objectPath(namespace, name));
+    const reply = await this.#send(name, 'GET', objectPath(namespace, name));
     if (reply.status === 404) return null;
     return this.#expectConfigMap(reply, 'GET', namespace, name);
   }
@@ -106,7 +114,7 @@ export class KubeClient {
     // A create has no precondition; the API server refuses a resourceVersion on create.
     const { resourceVersion: _ignored, ...metadata } = cm.metadata;
     const body = JSON.stringify({ ...cm, metadata: { ...metadata, namespace } });
-    const reply = await this.#send('POST', `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps`, body);
+    const reply = await this.#send(cm.metadata.name, 'POST', `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps`, body);
     return this.#expectConfigMap(reply, 'POST', namespace, cm.metadata.name);
   }
 
@@ -122,7 +130,7 @@ export class KubeClient {
       );
     }
     const body = JSON.stringify({ ...cm, metadata: { ...cm.metadata, namespace } });
-    const reply = await this.#send('PUT', objectPath(namespace, cm.metadata.name), body);
+    const reply = await this.#send(cm.metadata.name, 'PUT', objectPath(namespace, cm.metadata.name), body);
     return this.#expectConfigMap(reply, 'PUT', namespace, cm.metadata.name);
   }
 
@@ -131,18 +139,22 @@ export class KubeClient {
     this.#agent.destroy();
   }
 
-  async #send(method: Method, path: string, body?: string): Promise<Reply> {
+  /** `name`: the ConfigMap's, for messages. */
+  async #send(name: string, method: Method, path: string, body?: string): Promise<Reply> {
     let refreshed = false;
     let attempt = 1;
+    let sent = false;
     for (;;) {
+      const timeoutMs = this.#attemptTimeout(name, method, path, sent);
+      sent = true;
       let reply: Reply;
       try {
-        reply = await this.#request(method, path, body, await this.#opts.token());
+        reply = await this.#request(method, path, body, await this.#opts.token(), timeoutMs);
       } catch (failure) {
         if (!(failure instanceof TransportFailure)) throw failure;
         const safe = failure.retry === 'always' || (failure.retry === 'ifRead' && method === 'GET');
         if (!safe || attempt >= MAX_ATTEMPTS) throw failure.error;
-        await backoff(attempt++);
+        await this.#backoff(attempt++);
         continue;
       }
       // Authentication runs before anything is applied, so any request may be repeated after a
@@ -153,14 +165,44 @@ export class KubeClient {
         continue;
       }
       if (retryable(method, reply.status) && attempt < MAX_ATTEMPTS) {
-        await backoff(attempt++);
+        await this.#backoff(attempt++);
         continue;
       }
       return reply;
     }
   }
 
-  #request(method: Method, path: string, body: string | undefined, token: string): Promise<Reply> {
+  /**
+   * The next attempt's timeout: the configured one, cut to the time left before the deadline.
+   * Every attempt that is repeated was refused unapplied or never sent (see `retryable` and
+   * TransportFailure), so stopping here never leaves a write half-known.
+   * @throws DeadlineError when no time is left, or a write would start with less than one timeout.
+   */
+  #attemptTimeout(name: string, method: Method, path: string, retry: boolean): number {
+    const deadline = this.#opts.deadline;
+    if (deadline === undefined) return this.#timeoutMs;
+    const left = deadline.getTime() - Date.now();
+    const write = method !== 'GET';
+    if (left <= 0 || (write && !retry && left < this.#timeoutMs)) {
+      const why = left <= 0
+        ? `the run's deadline (${deadline.toISOString()}) has passed`
+        : `${Math.round(left)} ms are left before the run's deadline (${deadline.toISOString()}), less than one request's timeout (${this.#timeoutMs} ms)`;
+      throw new DeadlineError(
+        `stopped before writing ${name}: ${why}, so ${method} ${path} at ${this.#base.origin} was not sent; nothing was written. ` +
+          "Raise the function's timeout or look for a slow source.",
+      );
+    }
+    return Math.min(this.#timeoutMs, left);
+  }
+
+  /** Waits before a retry, never past the deadline (the next attempt then stops at once). */
+  #backoff(attempt: number): Promise<void> {
+    const ms = Math.min(2000, 100 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
+    const left = this.#opts.deadline === undefined ? ms : this.#opts.deadline.getTime() - Date.now();
+    return new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(ms, left))));
+  }
+
+  #request(method: Method, path: string, body: string | undefined, token: string, timeoutMs: number): Promise<Reply> {
     const url = new URL(this.#base.pathname.replace(/\/$/, '') + path, this.#base);
     if (method !== 'GET') url.searchParams.set('fieldManager', FIELD_MANAGER);
     const headers: Record<string, string | number> = {
@@ -185,21 +227,25 @@ export class KubeClient {
       const timer = setTimeout(() => {
         timedOut = true;
         req.destroy();
-      }, this.#timeoutMs);
+      }, timeoutMs);
       req.on('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);
-        reject(this.#transportFailure(method, err, timedOut, req.reusedSocket));
+        reject(this.#transportFailure(method, err, timedOut ? timeoutMs : undefined, req.reusedSocket));
       });
       req.end(body);
     });
   }
 
-  #transportFailure(method: Method, err: NodeJS.ErrnoException, timedOut: boolean, reusedSocket: boolean): TransportFailure {
+  /** `timedOutAfterMs`: the attempt's timeout, when that is what ended it. */
+  #transportFailure(method: Method, err: NodeJS.ErrnoException, timedOutAfterMs: number | undefined, reusedSocket: boolean): TransportFailure {
     const where = `${method} ${this.#base.origin}`;
-    if (timedOut) {
+    if (timedOutAfterMs !== undefined) {
+      const cut = timedOutAfterMs < this.#timeoutMs ? `, the time left before the run's deadline (${this.#opts.deadline?.toISOString() ?? ''})` : '';
       return new TransportFailure(
         new KubeTimeoutError(
-          `${where}: no answer within ${this.#timeoutMs} ms. Check that this network can reach the cluster endpoint (endpoint public/private access, security groups, VPC routing).`,
+          `${where}: no answer within ${timedOutAfterMs} ms${cut}.` +
+            (method === 'GET' ? '' : ' The write may or may not have been applied; the next run reads the live state first.') +
+            ' Check that this network can reach the cluster endpoint (endpoint public/private access, security groups, VPC routing).',
         ),
         'ifRead',
       );
@@ -291,11 +337,6 @@ function namespaceOf(cm: ConfigMap): string {
 function retryable(method: Method, status: number): boolean {
   if (status === 429) return true;
   return method === 'GET' && (status === 500 || status === 502 || status === 503 || status === 504);
-}
-
-function backoff(attempt: number): Promise<void> {
-  const ms = Math.min(2000, 100 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function parseJson(text: string): unknown {

@@ -2,6 +2,8 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { KubeClient, type KubeClientOptions } from '../../lambda/cluster/kube.js';
 import { presignToken } from '../../lambda/cluster/token.js';
 import {
+  DeadlineError,
+  EksAuthSyncError,
   KubeConflictError,
   KubeConnectionError,
   KubeForbiddenError,
@@ -286,5 +288,30 @@ describe('KubeClient TLS', () => {
   it('refuses an http:// endpoint', () => {
     expect(() => new KubeClient({ endpoint: standin.url.replace('https:', 'http:'), caPem: standin.caPem, token: tokenFor(TOOL) })).toThrow(KubeConnectionError);
     expect(() => new KubeClient({ endpoint: standin.url.replace('https:', 'http:'), caPem: standin.caPem, token: tokenFor(TOOL) })).toThrow(/must be https/);
+  });
+});
+
+describe('KubeClient and the run\'s deadline', () => {
+  it('does not start a write with less than one request timeout left before the deadline', async () => {
+    const kube = client({ timeoutMs: 4_000, deadline: new Date(Date.now() + 500) });
+    const live = await readSeed(kube);
+    const err = await rejection(kube.replaceConfigMap({ ...live, data: { mapRoles: '[]\n' } }));
+    expect(err).toBeInstanceOf(DeadlineError);
+    expect(err.message).toMatch(/stopped before writing aws-auth: \d+ ms are left before the run's deadline .*, so PUT .*configmaps\/aws-auth .* was not sent; nothing was written/);
+    expect(standin.log.filter((e) => e.method === 'PUT')).toEqual([]);
+  });
+
+  it('cuts a write\'s retries off at the deadline rather than running past it', async () => {
+    const deadline = new Date(Date.now() + 4_500);
+    const kube = client({ timeoutMs: 4_000, deadline });
+    const live = await readSeed(kube);
+    // Slow throttling: without the deadline the fourth attempt would land after it.
+    standin.delayMs = 1_500;
+    standin.failNext(3, 429);
+    const err = await rejection(kube.replaceConfigMap({ ...live, data: { mapRoles: '[]\n' } }));
+    expect(err).toBeInstanceOf(EksAuthSyncError);
+    expect(err.message).toContain(`run's deadline (${deadline.toISOString()})`);
+    expect(Date.now()).toBeLessThan(deadline.getTime() + 1_500);
+    expect(standin.writes).toBe(0);
   });
 });

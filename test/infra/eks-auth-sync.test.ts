@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Duration, type Stack, Validations } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
@@ -6,7 +8,7 @@ import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import { describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test, vi } from 'vitest';
 import { CONFIG_FILE_IN_ASSET, type EksAuthSyncProps } from '../../infra/eks-auth-sync.js';
 import { leastPrivilegeStatements } from '../../infra/policy.js';
 import { parseYamlText } from '../../lambda/config.js';
@@ -84,19 +86,91 @@ describe('EksAuthSync', () => {
     });
   });
 
-  test('an alarm fires on the first failed run and triggers the given action', () => {
-    const { template } = build((stack) => ({ alarmAction: new actions.SnsAction(new sns.Topic(stack, 'Topic')) }));
-    template().hasResourceProperties('AWS::CloudWatch::Alarm', {
-      MetricName: 'Errors',
-      Namespace: 'AWS/Lambda',
-      Statistic: 'Sum',
+  test.each([
+    ['the default 15-minute rate', undefined, 900],
+    ['an hourly rate', events.Schedule.rate(Duration.hours(1)), 3_600],
+    ['a daily rate, capped at the 6 hours Lambda allows', events.Schedule.rate(Duration.days(1)), 21_600],
+    ['a cron schedule, at Lambda\'s floor of one minute', events.Schedule.cron({ minute: '0', hour: '6' }), 60],
+  ])('Lambda never retries a failed run itself, and drops a queued event older than one schedule period (%s)', (_name, schedule, maxAge) => {
+    build(schedule ? { schedule } : {}).template().hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: Match.stringLikeRegexp('SyncFunction') },
+      Qualifier: '$LATEST',
+      MaximumRetryAttempts: 0,
+      MaximumEventAgeInSeconds: maxAge,
+    });
+  });
+
+  const alarms = (template: Template): Record<string, Record<string, unknown>> =>
+    Object.fromEntries(
+      Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((r) => {
+        const props = (r as { Properties: Record<string, unknown> }).Properties;
+        return [props['MetricName'] as string, props];
+      }),
+    );
+  const dimensions = [{ Name: 'cluster', Value: 'prod-cluster' }, { Name: 'service', Value: 'eks-auth-sync' }];
+
+  test('the stack alarms on the handler\'s metrics only: no alarm on a single failed run', () => {
+    const template = build().template();
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 3);
+    expect(Object.keys(alarms(template)).sort()).toEqual(['GuardRefusals', 'InvalidConfig', 'ScheduledRunSucceeded']);
+    for (const alarm of Object.values(alarms(template))) {
+      expect(alarm).toMatchObject({ Namespace: 'EksAuthSync', Statistic: 'Sum' });
+      expect(alarm['Dimensions']).toEqual(expect.arrayContaining(dimensions));
+      expect(alarm['Dimensions']).toHaveLength(2);
+    }
+  });
+
+  test('by default the no-success alarm fires after two 15-minute periods without a successful scheduled run, or without any run', () => {
+    expect(alarms(build().template())['ScheduledRunSucceeded']).toMatchObject({
       Period: 300,
+      EvaluationPeriods: 6,
+      DatapointsToAlarm: 6,
+      Threshold: 1,
+      ComparisonOperator: 'LessThanThreshold',
+      TreatMissingData: 'breaching',
+    });
+  });
+
+  test.each([
+    ['an hourly rate', { schedule: events.Schedule.rate(Duration.hours(1)) }, { Period: 300, EvaluationPeriods: 24 }],
+    ['a daily rate, in hours beyond a day', { schedule: events.Schedule.rate(Duration.days(1)) }, { Period: 3_600, EvaluationPeriods: 48 }],
+    ['a five-day rate, capped at the 7 days CloudWatch looks back', { schedule: events.Schedule.rate(Duration.days(5)) }, { Period: 3_600, EvaluationPeriods: 168 }],
+    ['an hourly cron', { schedule: events.Schedule.cron({ minute: '0' }) }, { Period: 300, EvaluationPeriods: 24 }],
+    ['a daily cron', { schedule: events.Schedule.cron({ minute: '0', hour: '6' }) }, { Period: 3_600, EvaluationPeriods: 48 }],
+    ['an explicit window', { noSuccessAlarmAfter: Duration.hours(3) }, { Period: 300, EvaluationPeriods: 36 }],
+    ['an explicit window in odd minutes', { noSuccessAlarmAfter: Duration.minutes(47) }, { Period: 60, EvaluationPeriods: 47 }],
+  ])('the no-success window follows the schedule or the prop (%s)', (_name, props, expected) => {
+    expect(alarms(build(props).template())['ScheduledRunSucceeded']).toMatchObject({ ...expected, DatapointsToAlarm: expected.EvaluationPeriods });
+  });
+
+  test.each([
+    ['a window over 7 days', { noSuccessAlarmAfter: Duration.days(8) }, /noSuccessAlarmAfter: 8 days is longer than the 7 days/],
+    ['a window no longer than the schedule period', { noSuccessAlarmAfter: Duration.minutes(15) }, /noSuccessAlarmAfter: 15 minutes must be longer than the schedule period \(rate\(15 minutes\)\)/],
+    ['a monthly cron without a window', { schedule: events.Schedule.cron({ minute: '0', hour: '6', day: '1' }) }, /schedule cron\(0 6 1 \* \? \*\): runs may be a week or more apart.*deployment\.noSuccessAlarmMinutes/],
+  ])('synth refuses %s, which no alarm could watch', (_name, props, message) => {
+    expect(() => build(props)).toThrow(message);
+  });
+
+  test('a monthly cron can be watched over an explicit window', () => {
+    const props = { schedule: events.Schedule.cron({ minute: '0', hour: '6', day: '1' }), noSuccessAlarmAfter: Duration.days(7) };
+    expect(alarms(build(props).template())['ScheduledRunSucceeded']).toMatchObject({ Period: 3_600, EvaluationPeriods: 168 });
+  });
+
+  test.each(['GuardRefusals', 'InvalidConfig'])('an alarm fires on the first %s, which retrying cannot fix', (metricName) => {
+    expect(alarms(build().template())[metricName]).toMatchObject({
+      Period: 60,
+      EvaluationPeriods: 1,
       Threshold: 1,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-      EvaluationPeriods: 1,
       TreatMissingData: 'notBreaching',
-      AlarmActions: [{ Ref: Match.stringLikeRegexp('^Topic') }],
     });
+  });
+
+  test('every alarm triggers the given action', () => {
+    const { template } = build((stack) => ({ alarmAction: new actions.SnsAction(new sns.Topic(stack, 'Topic')) }));
+    for (const alarm of Object.values(alarms(template()))) {
+      expect(alarm['AlarmActions']).toEqual([{ Ref: expect.stringMatching(/^Topic/) }]);
+    }
   });
 
   test('logs go to an explicitly created log group kept for one month by default', () => {
@@ -215,5 +289,48 @@ describe('EksAuthSync', () => {
     const { app, construct } = build({ config: staticOnly }, { nag: true });
     construct.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: ['*'] }));
     expect(() => app.synth()).toThrow(/AwsSolutions-IAM5\[Resource::\*\]/);
+  });
+});
+
+describe('staging the config for the code asset', () => {
+  const config = { cluster: { name: 'c' }, scanners: [{ type: 'static', static: {} }] };
+  const made: string[] = [];
+  const scratch = (prefix: string): string => {
+    const dir = mkdtempSync(join(tmpdir(), prefix));
+    made.push(dir);
+    return dir;
+  };
+  /** The temp directory the construct sees, as another user of the build host shares it. */
+  const sharedTmp = (): string => {
+    const dir = scratch('shared-tmp-');
+    vi.stubEnv('TMPDIR', dir);
+    return dir;
+  };
+  // The name the construct once staged under: the config's hash, which anyone on the host can work out.
+  const predictableName = `eks-auth-sync-asset-${createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 16)}`;
+
+  afterEach(() => {
+    vi.unstubAllEnvs();
+    for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a symlink another user planted at a predictable path is not followed', () => {
+    const theirs = scratch('theirs-');
+    symlinkSync(theirs, join(sharedTmp(), predictableName));
+    build({ config });
+    expect(readdirSync(theirs)).toEqual([]);
+  });
+
+  test('a directory another user created beforehand at a predictable path is not used', () => {
+    const theirs = join(sharedTmp(), predictableName);
+    mkdirSync(theirs);
+    build({ config });
+    expect(readdirSync(theirs)).toEqual([]);
+  });
+
+  test('no copy of the config is left in the temp directory after synth', () => {
+    const tmp = sharedTmp();
+    build({ config });
+    expect(readdirSync(tmp).filter((name) => name.startsWith('eks-auth-sync'))).toEqual([]);
   });
 });

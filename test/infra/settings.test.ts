@@ -51,6 +51,7 @@ describe('settingsFromConfig', () => {
     ['memorySize: 512', (p: EksAuthSyncProps) => p.memorySize, 512],
     ['timeoutSeconds: 300', (p: EksAuthSyncProps) => p.timeout?.toSeconds(), 300],
     ['logRetentionDays: 90', (p: EksAuthSyncProps) => p.logRetention, logs.RetentionDays.THREE_MONTHS],
+    ['noSuccessAlarmMinutes: 90', (p: EksAuthSyncProps) => p.noSuccessAlarmAfter?.toMinutes(), 90],
     ['createAccessEntry: true', (p: EksAuthSyncProps) => p.createAccessEntry, true],
     ['kubernetesGroup: aws-auth-editors', (p: EksAuthSyncProps) => p.kubernetesGroup, 'aws-auth-editors'],
     ['kubernetesUsername: "sync:{{SessionName}}"', (p: EksAuthSyncProps) => p.kubernetesUsername, 'sync:{{SessionName}}'],
@@ -108,6 +109,8 @@ describe('settingsFromConfig', () => {
     ['{kubernetesUsername: ""}', 'deployment.kubernetesUsername: empty username'],
     ['{stackName: 1-sync}', 'deployment.stackName: expected a CloudFormation stack name'],
     ['{stackName: eks_sync}', 'deployment.stackName: expected a CloudFormation stack name'],
+    ['{noSuccessAlarmMinutes: 10081}', 'deployment.noSuccessAlarmMinutes: must be at most 10080'],
+    ['{noSuccessAlarmMinutes: 0}', 'deployment.noSuccessAlarmMinutes: must be at least 1'],
     ['{timeout: 120}', 'deployment.timeout: unknown key'],
   ])('deployment %s is rejected: %s', (deployment, message) => {
     const text = problem(deployment);
@@ -124,7 +127,7 @@ describe('settingsFromConfig', () => {
 
 describe('the construct built from the settings', () => {
   const full = `{schedule: rate(30 minutes), dryRunOnly: true, memorySize: 1024, timeoutSeconds: 600, logRetentionDays: 14,
-    alarmTopicArn: "arn:aws:sns:eu-west-1:111122223333:oncall", createAccessEntry: true,
+    alarmTopicArn: "arn:aws:sns:eu-west-1:111122223333:oncall", noSuccessAlarmMinutes: 120, createAccessEntry: true,
     kubernetesGroup: aws-auth-editors, kubernetesUsername: aws-auth-sync, stackName: S}`;
 
   test('validates the config it ships, deployment section included', () => {
@@ -148,5 +151,11 @@ describe('the construct built from the settings', () => {
     });
     t.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 14 });
     t.hasResourceProperties('AWS::EKS::AccessEntry', { Username: 'aws-auth-sync', KubernetesGroups: ['aws-auth-editors'] });
+  });
+
+  test('the no-success alarm waits the section\'s noSuccessAlarmMinutes and, like every alarm, pages the topic', () => {
+    const t = template(settingsWith(full).props);
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ScheduledRunSucceeded', Period: 300, EvaluationPeriods: 24 });
+    t.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { AlarmActions: ['arn:aws:sns:eu-west-1:111122223333:oncall'] }, 3);
   });
 });
