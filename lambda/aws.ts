@@ -3,15 +3,14 @@
  *
  * A scanner's `aws` section overrides the top-level one field by field. Without `roleARN` the
  * standard credential chain is used; without `endpoint` the SDK resolves the endpoint itself,
- * which keeps `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>` working (and the hand-made
- * EKS caller resolves it the same way).
+ * which keeps `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>` working.
  */
+import { EKSClient } from '@aws-sdk/client-eks';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { STSClient } from '@aws-sdk/client-sts';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
-import { eksApi, type EksApi } from './cluster/eks-api.js';
 import type { AwsSettings } from './config.js';
 
 /** Builds each client once per distinct settings, so one run makes one client per service and account. */
@@ -19,8 +18,8 @@ export interface ClientFactory {
   iam(s?: AwsSettings): IAMClient;
   ssm(s?: AwsSettings): SSMClient;
   sts(s?: AwsSettings): STSClient;
-  /** DescribeCluster without the SDK's EKS client, signed with the credentials STS would use. */
-  eks(s?: AwsSettings): EksApi;
+  /** Every EKS call (DescribeCluster; the cluster token is signed with its credentials). */
+  eks(s?: AwsSettings): EKSClient;
 }
 
 interface CommonConfig {
@@ -80,34 +79,22 @@ export function clientFactory(
     return provider;
   };
 
-  const cached = <C>(service: string, make: (c: CommonConfig, s: AwsSettings) => C) => (s?: AwsSettings): C => {
+  const cached = <C>(service: string, make: (c: CommonConfig) => C) => (s?: AwsSettings): C => {
     const settings = settingsFor(s);
     const key = JSON.stringify([service, settings.roleARN, settings.region, settings.endpoint, settings.maxRetries]);
     let client = clients.get(key) as C | undefined;
     if (!client) {
-      client = make(commonConfig(settings), settings);
+      client = make(commonConfig(settings));
       clients.set(key, client);
     }
     return client;
   };
 
-  const sts = cached('sts', (c) => new STSClient(c));
   return {
     iam: cached('iam', (c) => new IAMClient(c)),
     ssm: cached('ssm', (c) => new SSMClient(c)),
-    sts,
-    // The STS client of the same settings resolves region and credentials through the SDK's own
-    // chains (every run builds it anyway, for GetCallerIdentity), so EKS signs as the SDK would.
-    eks: cached('eks', (c, settings) => {
-      const { config } = sts(settings);
-      return eksApi({
-        region: config.region,
-        credentials: config.credentials,
-        timeouts: c.requestHandler,
-        ...(c.endpoint !== undefined && { endpoint: c.endpoint }),
-        ...(c.maxAttempts !== undefined && { maxAttempts: c.maxAttempts }),
-      });
-    }),
+    sts: cached('sts', (c) => new STSClient(c)),
+    eks: cached('eks', (c) => new EKSClient(c)),
   };
 }
 

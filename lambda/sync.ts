@@ -144,7 +144,7 @@ interface ClusterConnection {
 async function connect(config: Config, { clients, whoAmI }: AwsContext): Promise<ClusterConnection> {
   const eks = clients.eks();
   const [info, self] = await Promise.all([describeCluster(eks, config.cluster.name), whoAmI()]);
-  const tokens = new TokenProvider({ clusterName: info.name, region: info.region, credentials: eks.credentials });
+  const tokens = new TokenProvider({ clusterName: info.name, region: info.region, credentials: eks.config.credentials });
   const kube = new KubeClient({
     endpoint: info.endpoint,
     caPem: info.caPem,
