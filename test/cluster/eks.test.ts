@@ -57,9 +57,13 @@ afterEach(() => {
 });
 
 /** The EKS client of clientFactory pointed at the stand-in, with the stand-in's key unless told otherwise. */
-function api(opts: { endpoint?: string; maxRetries?: number; credentials?: AwsCredentialIdentityProvider; timeouts?: typeof TIMEOUTS } = {}): EKSClient {
-  const settings = { endpoint: opts.endpoint ?? eks.endpoint, ...(opts.maxRetries !== undefined && { maxRetries: opts.maxRetries }) };
-  const client = clientFactory(settings, { region: REGION, timeouts: opts.timeouts ?? TIMEOUTS }).eks();
+function api(
+  opts: { endpoint?: string; maxRetries?: number; credentials?: AwsCredentialIdentityProvider; timeouts?: typeof TIMEOUTS; deadline?: Date } = {},
+): EKSClient {
+  const settings = { endpoints: { eks: opts.endpoint ?? eks.endpoint }, ...(opts.maxRetries !== undefined && { maxRetries: opts.maxRetries }) };
+  // Backoff in thousandths of the SDK's, so a long burst passes in milliseconds.
+  const retry = { delayScale: 0.001, ...(opts.deadline !== undefined && { deadline: opts.deadline }) };
+  const client = clientFactory(settings, { region: REGION, timeouts: opts.timeouts ?? TIMEOUTS, retry }).eks();
   client.config.credentials = opts.credentials ?? keyCredentials;
   return client;
 }
@@ -111,13 +115,13 @@ describe('describeCluster', () => {
     const info = await describeCluster(clients.eks(), 'prod');
     expect(info.endpoint).toBe(API_ENDPOINT);
     expect(await clients.eks().config.credentials()).toMatchObject({ accessKeyId: KEY.accessKeyId });
-    expect(clients.eks()).toBe(clients.eks({}));
+    expect(clients.eks()).toBe(clients.eks());
   });
 
-  it('prefers the configured aws.endpoint to AWS_ENDPOINT_URL_EKS', async () => {
+  it('prefers the configured aws.endpoints.eks to AWS_ENDPOINT_URL_EKS', async () => {
     stubEnvCredentials();
     vi.stubEnv('AWS_ENDPOINT_URL_EKS', 'http://127.0.0.1:9');
-    const clients = clientFactory({ endpoint: eks.endpoint, maxRetries: 0 }, { region: REGION });
+    const clients = clientFactory({ endpoints: { eks: eks.endpoint }, maxRetries: 0 }, { region: REGION });
     await expect(describeCluster(clients.eks(), 'prod')).resolves.toMatchObject({ arn: ARN });
   });
 
@@ -217,16 +221,26 @@ describe('describeCluster', () => {
     expect(eks.calls()).toEqual({ DescribeCluster: 2 });
   });
 
-  it('makes three attempts by default, as the SDK does', async () => {
-    eks.failNext(10);
-    await expect(describeCluster(api(), 'prod')).rejects.toThrow(/ServerException/);
-    expect(eks.calls()).toEqual({ DescribeCluster: 3 });
+  it('keeps retrying 5xx and throttling past the SDK default of three attempts while the deadline allows', async () => {
+    eks.failNext(4);
+    eks.throttleNext(4);
+    await expect(describeCluster(api(), 'prod')).resolves.toMatchObject({ arn: ARN });
+    expect(eks.calls()).toEqual({ DescribeCluster: 9 });
+  });
+
+  it('stops retrying when the backoff would end after the deadline, naming the call and the throttling', async () => {
+    eks.throttleNext(1000);
+    const failure = describeCluster(api({ deadline: new Date(Date.now() + 300) }), 'prod');
+    await expect(failure).rejects.toThrow(
+      /DescribeCluster for EKS cluster "prod" in eu-west-1 failed \(AwsRetriesExhaustedError: eks:DescribeCluster was throttled through \d+ attempts \(ThrottlingException: Rate exceeded\); a further retry would end after the run's deadline/,
+    );
+    expect(eks.throttled().DescribeCluster).toBeGreaterThan(3);
   });
 
   it('fails naming DescribeCluster when throttling outlasts the retries', async () => {
     eks.throttleNext(10);
     await expect(describeCluster(api({ maxRetries: 1 }), 'prod')).rejects.toThrow(
-      /DescribeCluster for EKS cluster "prod" in eu-west-1 failed \(ThrottlingException: Rate exceeded\)/,
+      /DescribeCluster for EKS cluster "prod" in eu-west-1 failed \(AwsRetriesExhaustedError: eks:DescribeCluster was throttled through 2 attempts \(ThrottlingException: Rate exceeded\); aws.maxRetries allows no more retries/,
     );
     expect(eks.throttled()).toEqual({ DescribeCluster: 2 });
   });
