@@ -55,7 +55,7 @@ export function endpointProblem(url: string): string | undefined {
   try {
     parsed = new URL(url);
   } catch {
-    return `expected an https URL, got ${JSON.stringify(url)}`;
+    return `expected a url (https, or http on loopback), got ${JSON.stringify(url)}`;
   }
   if (parsed.protocol === 'https:') return undefined;
   if (parsed.protocol === 'http:' && LOOPBACK_HOST.test(parsed.hostname)) return undefined;
