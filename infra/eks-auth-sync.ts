@@ -24,7 +24,7 @@ import { ESM_REQUIRE_BANNER, MAIN_FIELDS } from './bundling.js';
 
 const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-const NAG_SPELLING = { partition: '<AWS::Partition>', account: '<AWS::AccountId>', region: '<AWS::Region>' };
+const NAG_SPELLING = { partition: '<AWS::Partition>', account: '<AWS::AccountId>', region: '<AWS::Region>', urlSuffix: '<AWS::URLSuffix>' };
 
 /** Where the handler finds the config inside the asset (see lambda/handler.ts). */
 export const CONFIG_FILE_IN_ASSET = 'config.json';
@@ -164,7 +164,7 @@ export class EksAuthSync extends Construct {
       description: `eks-auth-sync for EKS cluster ${this.config.cluster.name}`,
     });
     this.logGroup.grantWrite(this.role);
-    const where = { partition: Aws.PARTITION, account: Aws.ACCOUNT_ID, region: Aws.REGION };
+    const where = { partition: Aws.PARTITION, account: Aws.ACCOUNT_ID, region: Aws.REGION, urlSuffix: Aws.URL_SUFFIX };
     for (const spec of leastPrivilegeStatements(this.config, where)) {
       this.role.addToPolicy(
         new iam.PolicyStatement({

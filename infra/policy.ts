@@ -6,6 +6,7 @@
  * role, so the function role only gets `sts:AssumeRole` on it; the read permissions belong to
  * the assumed role, which lives outside this stack. A top-level role also reaches the cluster.
  */
+import { regionPartition } from '../lambda/cluster/token.js';
 import type { AwsSettings, Config } from '../lambda/config.js';
 
 /** Where the function runs. Values may be CDK tokens (`Aws.ACCOUNT_ID`, …). */
@@ -13,6 +14,8 @@ export interface PolicyScope {
   partition: string;
   account: string;
   region: string;
+  /** The DNS suffix of the stack's partition (`Aws.URL_SUFFIX`): `amazonaws.com`, `amazonaws.com.cn`, … */
+  urlSuffix: string;
 }
 
 /** One IAM policy statement, as plain data. */
@@ -42,7 +45,7 @@ const TAG_PATTERN_REASON =
  * SSM), `eks:DescribeCluster` on the cluster, `sts:AssumeRole` on exactly the named roles.
  *
  * @example
- * leastPrivilegeStatements(config, { partition: 'aws', account: '111122223333', region: 'eu-west-1' })
+ * leastPrivilegeStatements(config, { partition: 'aws', account: '111122223333', region: 'eu-west-1', urlSuffix: 'amazonaws.com' })
  */
 export function leastPrivilegeStatements(config: Config, scope: PolicyScope): StatementSpec[] {
   const wildcardIamActions = new Set<string>();
@@ -94,7 +97,8 @@ export function leastPrivilegeStatements(config: Config, scope: PolicyScope): St
   // lambda/sync.ts reaches the cluster with the top-level aws settings: with a top-level role,
   // that role describes the cluster (and is the identity aws-auth must map), not the function's.
   if (!config.aws?.roleARN) {
-    const region = regionOf();
+    // As in lambda/aws.ts, the cluster is described in the cluster's region before aws.region.
+    const region = config.cluster.region ?? config.aws?.region ?? scope.region;
     statements.push({
       sid: 'DescribeTheCluster',
       actions: ['eks:DescribeCluster'],
@@ -134,7 +138,7 @@ export function leastPrivilegeStatements(config: Config, scope: PolicyScope): St
       actions: ['kms:Decrypt'],
       resources: sorted(kmsKeysByRegion.get(region) ?? []),
       // The key may decrypt only on behalf of SSM's GetParameter, never for a direct kms:Decrypt.
-      conditions: { StringEquals: { 'kms:ViaService': `ssm.${region}.amazonaws.com` } },
+      conditions: { StringEquals: { 'kms:ViaService': `ssm.${region}.${dnsSuffix(region, scope)}` } },
     });
   }
   if (assumedRoles.size > 0) {
@@ -152,7 +156,16 @@ function sorted(values: Iterable<string>): string[] {
   return [...values].sort();
 }
 
+/** A region the config names has its partition's suffix (from the SDK's data); the stack's own region, a token, has the stack's. */
+function dnsSuffix(region: string, scope: PolicyScope): string {
+  return isLiteralRegion(region) ? regionPartition(region).dnsSuffix : scope.urlSuffix;
+}
+
+function isLiteralRegion(region: string): boolean {
+  return /^[a-z0-9-]+$/.test(region);
+}
+
 /** A statement id allows only [A-Za-z0-9]; a token region becomes a fixed word. */
 function sidSafe(region: string): string {
-  return /^[a-z0-9-]+$/.test(region) ? region.replace(/-/g, '') : 'StackRegion';
+  return isLiteralRegion(region) ? region.replace(/-/g, '') : 'StackRegion';
 }

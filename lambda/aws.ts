@@ -1,35 +1,56 @@
 /**
  * AWS SDK clients from the config's `aws` sections.
  *
- * A scanner's `aws` section overrides the top-level one field by field. Without `roleARN` the
- * standard credential chain is used; without `endpoint` the SDK resolves the endpoint itself,
- * which keeps `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>` working (and the hand-made
- * EKS caller resolves it the same way).
+ * A scanner's `aws` section overrides the top-level one field by field (`endpoints` service by
+ * service). Without `roleARN` the standard credential chain is used. Endpoints are per service:
+ * `endpoints.<service>` first; the older `endpoint` setting only for the scanners' own services
+ * (IAM, SSM), never for STS or EKS; without either the SDK resolves the endpoint itself, which
+ * keeps `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>` working. An `http://` endpoint,
+ * configured or from those variables, is refused unless it is on the loopback interface.
  */
+import { EKSClient } from '@aws-sdk/client-eks';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { STSClient } from '@aws-sdk/client-sts';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
-import type { AwsCredentialIdentityProvider } from '@smithy/types';
-import { eksApi, type EksApi } from './cluster/eks-api.js';
-import type { AwsSettings } from './config.js';
+import type { AwsCredentialIdentityProvider, RetryStrategyV2 } from '@smithy/types';
+import { endpointProblem, type AwsSettings } from './config.js';
+import { ConfigError } from './errors.js';
+import { deadlineRetryStrategy, namingRetryOutcome, type RetryBudget } from './retry.js';
 
 /** Builds each client once per distinct settings, so one run makes one client per service and account. */
 export interface ClientFactory {
+  /** IAM for a scanner: its `aws` section over the top-level one. */
   iam(s?: AwsSettings): IAMClient;
+  /** SSM for a scanner: its `aws` section over the top-level one. */
   ssm(s?: AwsSettings): SSMClient;
-  sts(s?: AwsSettings): STSClient;
-  /** DescribeCluster without the SDK's EKS client, signed with the credentials STS would use. */
-  eks(s?: AwsSettings): EksApi;
+  /** STS GetCallerIdentity: the top-level settings, in the cluster's region. */
+  sts(): STSClient;
+  /** Every EKS call, with the top-level settings in the cluster's region; the cluster token is signed with its credentials. */
+  eks(): EKSClient;
 }
+
+type Service = 'iam' | 'ssm' | 'sts' | 'eks';
 
 interface CommonConfig {
   region?: string;
   endpoint?: string;
-  retryMode: 'adaptive';
+  retryStrategy: RetryStrategyV2;
   requestHandler: { connectionTimeout: number; requestTimeout: number; throwOnRequestTimeout: true };
   maxAttempts?: number;
   credentials?: AwsCredentialIdentityProvider;
+}
+
+/** What the factory needs besides the `aws` sections. */
+export interface ClientDefaults {
+  /** `cluster.region`: the region of the cluster's calls, and the scanners' default. */
+  region?: string;
+  /** Per attempt. @default REQUEST_TIMEOUTS */
+  timeouts?: { connectionTimeout: number; requestTimeout: number };
+  /** How long throttling and 5xx are retried. @default retried up to CLI_RETRY_WINDOW_MS from the factory's creation */
+  retry?: Partial<RetryBudget>;
+  /** Where `AWS_ENDPOINT_URL*` are read for the http check. @default process.env */
+  env?: NodeJS.ProcessEnv;
 }
 
 const SESSION_NAME = 'eks-auth-sync';
@@ -42,77 +63,113 @@ const SESSION_NAME = 'eks-auth-sync';
  */
 export const REQUEST_TIMEOUTS = { connectionTimeout: 5_000, requestTimeout: 20_000 } as const;
 
+/** Without a deadline (the CLI), throttling and 5xx are retried for this long at most. */
+export const CLI_RETRY_WINDOW_MS = 5 * 60_000;
+
 /**
  * Returns a factory of SDK clients configured from the top-level `aws` section, overridden by a
- * scanner's own section when one is passed. `defaults.region` (the cluster's region) applies when
- * neither section sets a region; without any, the SDK's own region chain decides.
+ * scanner's own section when one is passed. A scanner's region: its own, the top-level one, then
+ * `defaults.region` (the cluster's); the cluster's calls (EKS, STS) use the cluster's region
+ * first. Without any, the SDK's own region chain decides.
  * @example clientFactory(config.aws, { region: config.cluster.region }).iam(scanner.aws)
  */
-export function clientFactory(
-  top: AwsSettings | undefined,
-  defaults: { region?: string; timeouts?: { connectionTimeout: number; requestTimeout: number } },
-): ClientFactory {
+export function clientFactory(top: AwsSettings | undefined, defaults: ClientDefaults): ClientFactory {
   const clients = new Map<string, unknown>();
   const credentials = new Map<string, AwsCredentialIdentityProvider>();
+  const env = defaults.env ?? process.env;
+  const retry: RetryBudget = {
+    deadline: defaults.retry?.deadline ?? new Date(Date.now() + CLI_RETRY_WINDOW_MS),
+    ...(defaults.retry?.clock !== undefined && { clock: defaults.retry.clock }),
+    ...(defaults.retry?.delayScale !== undefined && { delayScale: defaults.retry.delayScale }),
+  };
 
-  const settingsFor = (s: AwsSettings | undefined): AwsSettings => ({ ...top, ...definedFields(s) });
-
-  const commonConfig = (s: AwsSettings): CommonConfig => {
-    const region = s.region ?? defaults.region;
-    const config: CommonConfig = { retryMode: 'adaptive', requestHandler: { ...(defaults.timeouts ?? REQUEST_TIMEOUTS), throwOnRequestTimeout: true } };
+  const commonConfig = (service: Service, s: AwsSettings, region: string | undefined): CommonConfig => {
+    const endpoint = s.endpoints?.[service] ?? (service === 'iam' || service === 'ssm' ? s.endpoint : undefined);
+    if (endpoint === undefined) checkEnvEndpoint(service, env);
+    const maxAttempts = s.maxRetries === undefined ? undefined : s.maxRetries + 1;
+    const config: CommonConfig = {
+      retryStrategy: deadlineRetryStrategy({ ...retry, ...(maxAttempts !== undefined && { maxAttempts }) }),
+      requestHandler: { ...(defaults.timeouts ?? REQUEST_TIMEOUTS), throwOnRequestTimeout: true },
+    };
     if (region !== undefined) config.region = region;
-    if (s.endpoint !== undefined) config.endpoint = s.endpoint;
-    if (s.maxRetries !== undefined) config.maxAttempts = s.maxRetries + 1;
-    if (s.roleARN !== undefined) config.credentials = assumed(s.roleARN, region);
+    if (endpoint !== undefined) config.endpoint = endpoint;
+    if (maxAttempts !== undefined) config.maxAttempts = maxAttempts;
+    if (s.roleARN !== undefined) config.credentials = assumed(s.roleARN, s, region);
     return config;
   };
 
-  const assumed = (roleArn: string, region: string | undefined): AwsCredentialIdentityProvider => {
-    const key = `${roleArn}\n${region ?? ''}`;
+  /** AssumeRole goes to STS with the same section's STS endpoint, retries and region. */
+  const assumed = (roleArn: string, s: AwsSettings, region: string | undefined): AwsCredentialIdentityProvider => {
+    const key = JSON.stringify([roleArn, region, s.endpoints?.sts, s.maxRetries]);
     let provider = credentials.get(key);
     if (!provider) {
-      provider = fromTemporaryCredentials({
-        params: { RoleArn: roleArn, RoleSessionName: SESSION_NAME },
-        ...(region !== undefined ? { clientConfig: { region } } : {}),
-      });
+      const { roleARN: _assumed, ...withoutRole } = s;
+      const clientConfig = commonConfig('sts', withoutRole, region);
+      provider = fromTemporaryCredentials({ params: { RoleArn: roleArn, RoleSessionName: SESSION_NAME }, clientConfig });
       credentials.set(key, provider);
     }
     return provider;
   };
 
-  const cached = <C>(service: string, make: (c: CommonConfig, s: AwsSettings) => C) => (s?: AwsSettings): C => {
-    const settings = settingsFor(s);
-    const key = JSON.stringify([service, settings.roleARN, settings.region, settings.endpoint, settings.maxRetries]);
+  const cached = <C extends { middlewareStack: NamedStack }>(
+    service: Service,
+    settings: AwsSettings,
+    region: string | undefined,
+    make: (c: CommonConfig) => C,
+  ): C => {
+    const key = JSON.stringify([service, settings.roleARN, region, settings.endpoint, settings.endpoints, settings.maxRetries]);
     let client = clients.get(key) as C | undefined;
     if (!client) {
-      client = make(commonConfig(settings), settings);
+      client = make(commonConfig(service, settings, region));
+      const limits = { deadline: retry.deadline, ...(settings.maxRetries !== undefined && { maxAttempts: settings.maxRetries + 1 }) };
+      client.middlewareStack.add(namingRetryOutcome(service, limits), { step: 'initialize', name: 'eksAuthSyncRetryOutcome' });
       clients.set(key, client);
     }
     return client;
   };
 
-  const sts = cached('sts', (c) => new STSClient(c));
+  const scannerSettings = (s: AwsSettings | undefined): AwsSettings => {
+    const endpoints = { ...top?.endpoints, ...definedFields(s?.endpoints) };
+    return { ...top, ...definedFields(s), ...(Object.keys(endpoints).length > 0 && { endpoints }) };
+  };
+  const scannerRegion = (s: AwsSettings): string | undefined => s.region ?? defaults.region;
+  const clusterSettings = top ?? {};
+  // The cluster lives in its region whatever region the scanners read in.
+  const clusterRegion = defaults.region ?? top?.region;
+
   return {
-    iam: cached('iam', (c) => new IAMClient(c)),
-    ssm: cached('ssm', (c) => new SSMClient(c)),
-    sts,
-    // The STS client of the same settings resolves region and credentials through the SDK's own
-    // chains (every run builds it anyway, for GetCallerIdentity), so EKS signs as the SDK would.
-    eks: cached('eks', (c, settings) => {
-      const { config } = sts(settings);
-      return eksApi({
-        region: config.region,
-        credentials: config.credentials,
-        timeouts: c.requestHandler,
-        ...(c.endpoint !== undefined && { endpoint: c.endpoint }),
-        ...(c.maxAttempts !== undefined && { maxAttempts: c.maxAttempts }),
-      });
-    }),
+    iam: (s) => {
+      const settings = scannerSettings(s);
+      return cached('iam', settings, scannerRegion(settings), (c) => new IAMClient(c));
+    },
+    ssm: (s) => {
+      const settings = scannerSettings(s);
+      return cached('ssm', settings, scannerRegion(settings), (c) => new SSMClient(c));
+    },
+    sts: () => cached('sts', clusterSettings, clusterRegion, (c) => new STSClient(c)),
+    eks: () => cached('eks', clusterSettings, clusterRegion, (c) => new EKSClient(c)),
   };
 }
 
-function definedFields(s: AwsSettings | undefined): Partial<AwsSettings> {
-  return Object.fromEntries(Object.entries(s ?? {}).filter(([, v]) => v !== undefined));
+/** The part of an SDK client's middleware stack the factory uses. */
+type NamedStack = Pick<EKSClient['middlewareStack'], 'add'>;
+
+function definedFields<T extends object>(s: T | undefined): Partial<T> {
+  return Object.fromEntries(Object.entries(s ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/**
+ * Refuses a plain-http endpoint from the SDK's endpoint variables, as the config schema refuses
+ * a configured one: over http the cluster CA and the requests' signed contents go to whoever is on
+ * the network. The shared config file's `endpoint_url` is not read here.
+ */
+function checkEnvEndpoint(service: Service, env: NodeJS.ProcessEnv): void {
+  if (env['AWS_IGNORE_CONFIGURED_ENDPOINT_URLS'] === 'true') return;
+  const specific = `AWS_ENDPOINT_URL_${service.toUpperCase()}`;
+  const variable = env[specific] ? specific : env['AWS_ENDPOINT_URL'] ? 'AWS_ENDPOINT_URL' : undefined;
+  if (variable === undefined) return;
+  const problem = endpointProblem(env[variable] ?? '');
+  if (problem) throw new ConfigError(`${variable}: ${problem}`);
 }
 
 /** Error names with which AWS rejects the credentials themselves (expired, unknown or mis-signed). */

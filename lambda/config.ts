@@ -42,13 +42,48 @@ export const mappingsDocumentSchema = z.strictObject({
   roles: z._default(z.array(roleEntry), []),
 });
 
+const LOOPBACK_HOST = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])$/;
+
+/**
+ * Why `url` may not be an AWS endpoint, or undefined when it may: https anywhere, plain http
+ * only on the loopback interface (local stand-ins), since over http the requests, the cluster CA
+ * and the credentials they yield travel unprotected.
+ * @example endpointProblem('http://10.0.0.5:4566') // 'plain http is allowed only on loopback …'
+ */
+export function endpointProblem(url: string): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return `expected a url (https, or http on loopback), got ${JSON.stringify(url)}`;
+  }
+  if (parsed.protocol === 'https:') return undefined;
+  if (parsed.protocol === 'http:' && LOOPBACK_HOST.test(parsed.hostname)) return undefined;
+  if (parsed.protocol === 'http:') {
+    return `plain http is allowed only on loopback (127.0.0.1, ::1, localhost), got ${JSON.stringify(url)}; use https`;
+  }
+  return `expected an https URL, got ${JSON.stringify(url)}`;
+}
+
+const endpointUrl = validString(endpointProblem);
+
 const awsSettings = z.strictObject({
   /** A role to assume for this scanner's (or every scanner's) AWS calls. */
   roleARN: z.optional(validString(roleArnProblem)),
   region: z.optional(z.string().check(z.minLength(1))),
-  /** An endpoint URL replacing the service's default one (LocalStack, VPC endpoints). */
-  endpoint: z.optional(z.url()),
-  /** Retries after the first attempt, with the SDK's adaptive retry. */
+  /**
+   * The original's single endpoint URL: used only for the scanners' own services (IAM for `iam`
+   * scanners, SSM for `ssm` scanners), never for STS or EKS. `endpoints` says it per service.
+   */
+  endpoint: z.optional(endpointUrl),
+  /** An endpoint URL per service, replacing its default one (VPC endpoints, LocalStack). */
+  endpoints: z.optional(z.strictObject({
+    iam: z.optional(endpointUrl),
+    ssm: z.optional(endpointUrl),
+    sts: z.optional(endpointUrl),
+    eks: z.optional(endpointUrl),
+  })),
+  /** Retries after the first attempt, with the SDK's adaptive retry. @default retried until the run's deadline */
   maxRetries: z.optional(z.int().check(z.gte(0))),
 });
 

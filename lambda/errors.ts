@@ -78,6 +78,11 @@ export class AwsCredentialsError extends EksAuthSyncError {
   override name = 'AwsCredentialsError';
 }
 
+/** An AWS call was still throttled (or failing) when its retries had to stop: the deadline, `aws.maxRetries` or the retry quota. */
+export class AwsRetriesExhaustedError extends EksAuthSyncError {
+  override name = 'AwsRetriesExhaustedError';
+}
+
 /** DescribeCluster found no cluster of that name in that region. */
 export class ClusterNotFoundError extends EksAuthSyncError {
   override name = 'ClusterNotFoundError';

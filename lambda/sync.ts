@@ -70,7 +70,7 @@ export interface SyncReport {
  */
 export async function runSync(options: RunOptions): Promise<SyncReport> {
   const { config } = options;
-  const aws = awsContext(config);
+  const aws = awsContext(config, options);
   const desired = await runScanners(config, scanDeps(config, options.configDir, aws));
   const report: SyncReport = {
     dryRun: !options.commit,
@@ -144,7 +144,7 @@ interface ClusterConnection {
 async function connect(config: Config, { clients, whoAmI }: AwsContext, deadline: Date | undefined): Promise<ClusterConnection> {
   const eks = clients.eks();
   const [info, self] = await Promise.all([describeCluster(eks, config.cluster.name), whoAmI()]);
-  const tokens = new TokenProvider({ clusterName: info.name, region: info.region, credentials: eks.credentials });
+  const tokens = new TokenProvider({ clusterName: info.name, region: info.region, credentials: eks.config.credentials });
   const kube = new KubeClient({
     endpoint: info.endpoint,
     caPem: info.caPem,
@@ -167,10 +167,14 @@ interface AwsContext {
   whoAmI: () => Promise<CallerIdentity>;
 }
 
-/** SDK clients from the config's `aws` sections (default region: the cluster's). */
-function awsContext(config: Config): AwsContext {
+/**
+ * SDK clients from the config's `aws` sections (default region: the cluster's), retrying
+ * throttling and 5xx until the run's deadline (the CLI's, which has none: CLI_RETRY_WINDOW_MS).
+ */
+function awsContext(config: Config, run: Pick<RunOptions, 'deadline' | 'clock'> = {}): AwsContext {
   const region = config.cluster.region;
-  const clients = clientFactory(config.aws, region === undefined ? {} : { region });
+  const retry = { ...(run.deadline !== undefined && { deadline: run.deadline }), ...(run.clock !== undefined && { clock: run.clock }) };
+  const clients = clientFactory(config.aws, { ...(region !== undefined && { region }), retry });
   return { clients, whoAmI: once(() => callerIdentity(clients.sts())) };
 }
 

@@ -2,6 +2,7 @@
  * Where the cluster's API server is and which CA its TLS certificate must chain to.
  */
 import { X509Certificate } from 'node:crypto';
+import { DescribeClusterCommand, type Cluster, type EKSClient } from '@aws-sdk/client-eks';
 import {
   AwsCredentialsError,
   ClusterAccessDeniedError,
@@ -10,7 +11,6 @@ import {
   EksAuthSyncError,
 } from '../errors.js';
 import { isRejectedCredentials } from '../aws.js';
-import type { EksApi } from './eks-api.js';
 import { regionPartition } from './token.js';
 
 /** What eks-auth-sync needs to reach a cluster, checked: an https endpoint and a PEM CA. */
@@ -34,11 +34,11 @@ export interface ClusterInfo {
  * that is not https or a CA that is not a PEM certificate.
  * @example const cluster = await describeCluster(clientFactory(config.aws, {}).eks(), 'prod');
  */
-export async function describeCluster(eks: EksApi, name: string): Promise<ClusterInfo> {
-  const region = await eks.region();
-  let cluster;
+export async function describeCluster(eks: EKSClient, name: string): Promise<ClusterInfo> {
+  const region = await eks.config.region();
+  let cluster: Cluster | undefined;
   try {
-    cluster = await eks.describeCluster(name);
+    cluster = (await eks.send(new DescribeClusterCommand({ name }))).cluster;
   } catch (err) {
     throw describeError(err, name, region);
   }
@@ -68,7 +68,7 @@ export async function describeCluster(eks: EksApi, name: string): Promise<Cluste
     );
   }
 
-  const caPem = decodeCa(cluster.certificateAuthorityData, where);
+  const caPem = decodeCa(cluster.certificateAuthority?.data, where);
   return {
     name,
     arn,
@@ -78,7 +78,7 @@ export async function describeCluster(eks: EksApi, name: string): Promise<Cluste
     endpoint: cluster.endpoint,
     caPem,
     ...(status !== undefined && { status }),
-    ...(cluster.authenticationMode !== undefined && { authenticationMode: cluster.authenticationMode }),
+    ...(cluster.accessConfig?.authenticationMode !== undefined && { authenticationMode: cluster.accessConfig.authenticationMode }),
   };
 }
 

@@ -2,6 +2,7 @@
  * The EKS bearer token: an STS GetCallerIdentity request presigned for the cluster, exactly as
  * `aws eks get-token` builds it, so the API server's aws-iam-authenticator accepts it.
  */
+import { partition } from '@aws-sdk/core/client';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { Hash } from '@smithy/hash-node';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -33,23 +34,14 @@ const QUERY_ORDER = [
   'X-Amz-Signature',
 ] as const;
 
-/** Partitions as botocore's endpoints.json names them; a region matching none is `aws`, as in botocore. */
-const PARTITIONS: ReadonlyArray<{ partition: string; dnsSuffix: string; regionRegex: RegExp }> = [
-  { partition: 'aws-cn', dnsSuffix: 'amazonaws.com.cn', regionRegex: /^cn-\w+-\d+$/ },
-  { partition: 'aws-us-gov', dnsSuffix: 'amazonaws.com', regionRegex: /^us-gov-\w+-\d+$/ },
-  { partition: 'aws-iso', dnsSuffix: 'c2s.ic.gov', regionRegex: /^us-iso-\w+-\d+$/ },
-  { partition: 'aws-iso-b', dnsSuffix: 'sc2s.sgov.gov', regionRegex: /^us-isob-\w+-\d+$/ },
-];
-
 /**
- * The partition a region belongs to and its DNS suffix.
+ * The partition a region belongs to and its DNS suffix, from the SDK's partition data (the
+ * same the clients resolve endpoints with); a region matching none is `aws`, as in the SDK.
  * @example regionPartition('cn-north-1') // { partition: 'aws-cn', dnsSuffix: 'amazonaws.com.cn' }
  */
 export function regionPartition(region: string): { partition: string; dnsSuffix: string } {
-  const found = PARTITIONS.find((p) => p.regionRegex.test(region));
-  return found
-    ? { partition: found.partition, dnsSuffix: found.dnsSuffix }
-    : { partition: 'aws', dnsSuffix: 'amazonaws.com' };
+  const { name, dnsSuffix } = partition(region);
+  return { partition: name, dnsSuffix };
 }
 
 /**

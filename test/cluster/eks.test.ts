@@ -1,12 +1,14 @@
 /**
- * DescribeCluster as eks-auth-sync sends it (hand-signed, without the SDK's EKS client), against
- * the EKS stand-in, which verifies every request's SigV4 signature as EKS does.
+ * DescribeCluster through the SDK's EKS client as clientFactory configures it, against the EKS
+ * stand-in, which verifies every request's SigV4 signature as EKS does.
  */
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import { DescribeClusterCommand, EKSClient } from '@aws-sdk/client-eks';
+import type { AwsCredentialIdentityProvider } from '@smithy/types';
+import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { clientFactory } from '../../lambda/aws.js';
-import { eksApi, eksEndpoint, type EksApi } from '../../lambda/cluster/eks-api.js';
 import { describeCluster } from '../../lambda/cluster/eks.js';
 import {
   AwsCredentialsError,
@@ -54,15 +56,16 @@ afterEach(() => {
   vi.unstubAllEnvs();
 });
 
-/** The EKS caller pointed at the stand-in, with the stand-in's key unless told otherwise. */
-function api(opts: { endpoint?: string; maxAttempts?: number; credentials?: EksApi['credentials']; timeouts?: typeof TIMEOUTS } = {}): EksApi {
-  return eksApi({
-    region: async () => REGION,
-    credentials: opts.credentials ?? keyCredentials,
-    endpoint: opts.endpoint ?? eks.endpoint,
-    timeouts: opts.timeouts ?? TIMEOUTS,
-    ...(opts.maxAttempts !== undefined && { maxAttempts: opts.maxAttempts }),
-  });
+/** The EKS client of clientFactory pointed at the stand-in, with the stand-in's key unless told otherwise. */
+function api(
+  opts: { endpoint?: string; maxRetries?: number; credentials?: AwsCredentialIdentityProvider; timeouts?: typeof TIMEOUTS; deadline?: Date } = {},
+): EKSClient {
+  const settings = { endpoints: { eks: opts.endpoint ?? eks.endpoint }, ...(opts.maxRetries !== undefined && { maxRetries: opts.maxRetries }) };
+  // Backoff in thousandths of the SDK's, so a long burst passes in milliseconds.
+  const retry = { delayScale: 0.001, ...(opts.deadline !== undefined && { deadline: opts.deadline }) };
+  const client = clientFactory(settings, { region: REGION, timeouts: opts.timeouts ?? TIMEOUTS, retry }).eks();
+  client.config.credentials = opts.credentials ?? keyCredentials;
+  return client;
 }
 
 /** Environment for the SDK's default credential chain: the stand-in's key, no shared files. */
@@ -73,32 +76,6 @@ function stubEnvCredentials(): void {
   vi.stubEnv('AWS_CONFIG_FILE', '/dev/null');
   vi.stubEnv('AWS_SHARED_CREDENTIALS_FILE', '/dev/null');
 }
-
-describe('eksEndpoint', () => {
-  it.each([
-    ['a commercial region', { region: 'eu-west-1', env: {} }, 'https://eks.eu-west-1.amazonaws.com'],
-    ['a China region, with the China partition’s DNS suffix', { region: 'cn-north-1', env: {} }, 'https://eks.cn-north-1.amazonaws.com.cn'],
-    ['a GovCloud region', { region: 'us-gov-west-1', env: {} }, 'https://eks.us-gov-west-1.amazonaws.com'],
-    ['AWS_ENDPOINT_URL when set', { region: 'eu-west-1', env: { AWS_ENDPOINT_URL: 'http://127.0.0.1:4566' } }, 'http://127.0.0.1:4566'],
-    [
-      'AWS_ENDPOINT_URL_EKS over AWS_ENDPOINT_URL',
-      { region: 'eu-west-1', env: { AWS_ENDPOINT_URL: 'http://127.0.0.1:4566', AWS_ENDPOINT_URL_EKS: 'http://127.0.0.1:9000' } },
-      'http://127.0.0.1:9000',
-    ],
-    [
-      'the regional endpoint when AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is true',
-      { region: 'eu-west-1', env: { AWS_ENDPOINT_URL_EKS: 'http://127.0.0.1:9000', AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'true' } },
-      'https://eks.eu-west-1.amazonaws.com',
-    ],
-    [
-      'the configured endpoint over both variables',
-      { region: 'eu-west-1', endpoint: 'https://vpce-0123.eks.eu-west-1.vpce.amazonaws.com', env: { AWS_ENDPOINT_URL: 'http://a', AWS_ENDPOINT_URL_EKS: 'http://b' } },
-      'https://vpce-0123.eks.eu-west-1.vpce.amazonaws.com',
-    ],
-  ])('resolves %s', (_label, input, expected) => {
-    expect(eksEndpoint(input)).toBe(expected);
-  });
-});
 
 describe('describeCluster', () => {
   it('returns the https endpoint, the decoded CA and where the cluster lives, from a request EKS accepts', async () => {
@@ -118,15 +95,14 @@ describe('describeCluster', () => {
   });
 
   it('reads the partition and account of a China cluster from its ARN', async () => {
-    const china: EksApi = {
-      region: async () => 'cn-north-1',
-      credentials: keyCredentials,
-      describeCluster: async () => ({
+    const china = new EKSClient({ region: 'cn-north-1', credentials: keyCredentials });
+    mockClient(china).on(DescribeClusterCommand, { name: 'prod' }).resolves({
+      cluster: {
         arn: 'arn:aws-cn:eks:cn-north-1:444455556666:cluster/prod',
         endpoint: 'https://ABCDEF.yl4.cn-north-1.eks.amazonaws.com.cn',
-        certificateAuthorityData: Buffer.from(caPem).toString('base64'),
-      }),
-    };
+        certificateAuthority: { data: Buffer.from(caPem).toString('base64') },
+      },
+    });
     const info = await describeCluster(china, 'prod');
     expect(info).toMatchObject({ partition: 'aws-cn', region: 'cn-north-1', accountId: '444455556666' });
     expect(info).not.toHaveProperty('authenticationMode');
@@ -138,14 +114,14 @@ describe('describeCluster', () => {
     const clients = clientFactory({ region: REGION }, {});
     const info = await describeCluster(clients.eks(), 'prod');
     expect(info.endpoint).toBe(API_ENDPOINT);
-    expect(await clients.eks().credentials()).toMatchObject({ accessKeyId: KEY.accessKeyId });
-    expect(clients.eks()).toBe(clients.eks({}));
+    expect(await clients.eks().config.credentials()).toMatchObject({ accessKeyId: KEY.accessKeyId });
+    expect(clients.eks()).toBe(clients.eks());
   });
 
-  it('prefers the configured aws.endpoint to AWS_ENDPOINT_URL_EKS', async () => {
+  it('prefers the configured aws.endpoints.eks to AWS_ENDPOINT_URL_EKS', async () => {
     stubEnvCredentials();
     vi.stubEnv('AWS_ENDPOINT_URL_EKS', 'http://127.0.0.1:9');
-    const clients = clientFactory({ endpoint: eks.endpoint, maxRetries: 0 }, { region: REGION });
+    const clients = clientFactory({ endpoints: { eks: eks.endpoint }, maxRetries: 0 }, { region: REGION });
     await expect(describeCluster(clients.eks(), 'prod')).resolves.toMatchObject({ arn: ARN });
   });
 
@@ -239,22 +215,32 @@ describe('describeCluster', () => {
 
   it('fails naming DescribeCluster when 5xx errors outlast the configured attempts', async () => {
     eks.failNext(10);
-    const failure = describeCluster(api({ maxAttempts: 2 }), 'prod');
+    const failure = describeCluster(api({ maxRetries: 1 }), 'prod');
     await expect(failure).rejects.toThrow(EksAuthSyncError);
     await expect(failure).rejects.toThrow(/^DescribeCluster for EKS cluster "prod" in eu-west-1 failed \(ServerException: An internal error/);
     expect(eks.calls()).toEqual({ DescribeCluster: 2 });
   });
 
-  it('makes three attempts by default, as the SDK does', async () => {
-    eks.failNext(10);
-    await expect(describeCluster(api(), 'prod')).rejects.toThrow(/ServerException/);
-    expect(eks.calls()).toEqual({ DescribeCluster: 3 });
+  it('keeps retrying 5xx and throttling past the SDK default of three attempts while the deadline allows', async () => {
+    eks.failNext(4);
+    eks.throttleNext(4);
+    await expect(describeCluster(api(), 'prod')).resolves.toMatchObject({ arn: ARN });
+    expect(eks.calls()).toEqual({ DescribeCluster: 9 });
+  });
+
+  it('stops retrying when the backoff would end after the deadline, naming the call and the throttling', async () => {
+    eks.throttleNext(1000);
+    const failure = describeCluster(api({ deadline: new Date(Date.now() + 300) }), 'prod');
+    await expect(failure).rejects.toThrow(
+      /DescribeCluster for EKS cluster "prod" in eu-west-1 failed \(AwsRetriesExhaustedError: eks:DescribeCluster was throttled through \d+ attempts \(ThrottlingException: Rate exceeded\); a further retry would end after the run's deadline/,
+    );
+    expect(eks.throttled().DescribeCluster).toBeGreaterThan(3);
   });
 
   it('fails naming DescribeCluster when throttling outlasts the retries', async () => {
     eks.throttleNext(10);
-    await expect(describeCluster(api({ maxAttempts: 2 }), 'prod')).rejects.toThrow(
-      /DescribeCluster for EKS cluster "prod" in eu-west-1 failed \(ThrottlingException: Rate exceeded\)/,
+    await expect(describeCluster(api({ maxRetries: 1 }), 'prod')).rejects.toThrow(
+      /DescribeCluster for EKS cluster "prod" in eu-west-1 failed \(AwsRetriesExhaustedError: eks:DescribeCluster was throttled through 2 attempts \(ThrottlingException: Rate exceeded\); aws.maxRetries allows no more retries/,
     );
     expect(eks.throttled()).toEqual({ DescribeCluster: 2 });
   });
@@ -267,8 +253,8 @@ describe('describeCluster', () => {
     const address = `127.0.0.1:${await listenLoopback(hung)}`;
     try {
       const timeouts = { connectionTimeout: 300, requestTimeout: 300 };
-      await expect(describeCluster(api({ endpoint: `http://${address}`, maxAttempts: 2, timeouts }), 'prod')).rejects.toThrow(
-        /DescribeCluster for EKS cluster "prod" in eu-west-1 failed \(TimeoutError: .*did not answer within 300 ms/,
+      await expect(describeCluster(api({ endpoint: `http://${address}`, maxRetries: 1, timeouts }), 'prod')).rejects.toThrow(
+        /DescribeCluster for EKS cluster "prod" in eu-west-1 failed \(TimeoutError: .*exceeded the configured 300 ms requestTimeout/,
       );
       expect(requests).toBe(2);
     } finally {

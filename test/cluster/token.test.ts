@@ -80,6 +80,9 @@ describe('the token the authenticator receives', () => {
     ['us-gov-west-1', 'sts.us-gov-west-1.amazonaws.com'],
     ['us-iso-east-1', 'sts.us-iso-east-1.c2s.ic.gov'],
     ['us-isob-east-1', 'sts.us-isob-east-1.sc2s.sgov.gov'],
+    ['eu-isoe-west-1', 'sts.eu-isoe-west-1.cloud.adc-e.uk'],
+    ['us-isof-south-1', 'sts.us-isof-south-1.csp.hci.ic.gov'],
+    ['eusc-de-east-1', 'sts.eusc-de-east-1.amazonaws.eu'],
   ])('is signed for the regional STS host of %s (%s)', async (region, host) => {
     expect(stsHost(region)).toBe(host);
     const { token } = await presignToken({ clusterName: 'c', region, credentials: creds('AKIA1', 's'), now: new Date() });

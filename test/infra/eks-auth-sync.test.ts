@@ -209,7 +209,7 @@ describe('EksAuthSync', () => {
 
   test('the role holds exactly the statements derived from the config, plus writing its own logs', () => {
     const { construct, template } = build();
-    const expected = leastPrivilegeStatements(construct.config, { partition: 'p', account: 'a', region: 'r' });
+    const expected = leastPrivilegeStatements(construct.config, { partition: 'p', account: 'a', region: 'r', urlSuffix: 's' });
     const actual = statements(template());
     const sids = actual.map((s) => s.Sid).filter((sid) => sid !== undefined);
     expect(sids).toEqual(expected.map((s) => s.sid));

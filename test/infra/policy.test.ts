@@ -1,8 +1,9 @@
 import { describe, expect, test } from 'vitest';
 import { leastPrivilegeStatements, type StatementSpec } from '../../infra/policy.js';
 import { parseConfig } from '../../lambda/config.js';
+import { buildWithoutBundling } from '../support/cdk.js';
 
-const scope = { partition: 'aws', account: '111122223333', region: 'eu-west-1' };
+const scope = { partition: 'aws', account: '111122223333', region: 'eu-west-1', urlSuffix: 'amazonaws.com' };
 const describeCluster: StatementSpec = {
   sid: 'DescribeTheCluster',
   actions: ['eks:DescribeCluster'],
@@ -140,11 +141,6 @@ describe('leastPrivilegeStatements', () => {
     ]);
   });
 
-  test('the cluster is described in the top-level aws region when one is set', () => {
-    const config = parseConfig('cluster: {name: c1, region: ap-south-1}\naws: {region: us-west-2}\nscanners: [{type: static, static: {}}]', 't');
-    expect(leastPrivilegeStatements(config, scope)[0]?.resources).toEqual(['arn:aws:eks:us-west-2:111122223333:cluster/c1']);
-  });
-
   test('a parameter is looked up in the cluster\'s region unless an aws section names another', () => {
     const config = parseConfig(
       'cluster: {name: c1, region: ap-south-1}\nscanners: [{type: ssm, ssm: {path: /a}}, {type: ssm, aws: {region: us-east-2}, ssm: {path: /b}}]',
@@ -179,5 +175,43 @@ describe('leastPrivilegeStatements', () => {
         }
       }
     }
+  });
+
+  test('kms:ViaService names SSM with the DNS suffix of the parameter region\'s partition (aws-cn: amazonaws.com.cn)', () => {
+    const config = parseConfig(
+      'cluster: {name: c1, region: cn-north-1}\nscanners: [{type: ssm, ssm: {path: /p, kmsKeyArn: "arn:aws-cn:kms:cn-north-1:111122223333:key/k"}}]',
+      'test.yaml',
+    );
+    const cn = { partition: 'aws-cn', account: '111122223333', region: 'cn-north-1', urlSuffix: 'amazonaws.com.cn' };
+    expect(leastPrivilegeStatements(config, cn).find((s) => s.sid === 'DecryptParametersIncnnorth1')?.conditions).toEqual({
+      StringEquals: { 'kms:ViaService': 'ssm.cn-north-1.amazonaws.com.cn' },
+    });
+  });
+
+  test('describes the cluster in cluster.region, not in the region aws.region gives the scanners', () => {
+    const config = parseConfig('cluster: {name: c1, region: eu-north-1}\naws: {region: us-east-1}\nscanners: [{type: static, static: {}}]', 'test.yaml');
+    expect(leastPrivilegeStatements(config, scope)[0]?.resources).toEqual(['arn:aws:eks:eu-north-1:111122223333:cluster/c1']);
+    const withoutClusterRegion = parseConfig('cluster: {name: c1}\naws: {region: us-east-1}\nscanners: [{type: static, static: {}}]', 'test.yaml');
+    expect(leastPrivilegeStatements(withoutClusterRegion, scope)[0]?.resources).toEqual(['arn:aws:eks:us-east-1:111122223333:cluster/c1']);
+  });
+});
+
+describe('the synthesized policy', () => {
+  /** The kms:ViaService value of the stack's template for an SSM scanner in `ssmRegion` (or the stack's region). */
+  function viaService(ssmRegion?: string): unknown {
+    const aws = ssmRegion === undefined ? '' : `aws: {region: ${ssmRegion}}, `;
+    const config = `cluster: {name: c1}\nscanners: [{type: ssm, ${aws}ssm: {path: /p, kmsKeyArn: "arn:aws-cn:kms:cn-north-1:111122223333:key/k"}}]`;
+    const { template } = buildWithoutBundling({ config: parseConfig(config, 'test.yaml'), configDir: '.' });
+    const policies = Object.values(template().findResources('AWS::IAM::Policy')) as { Properties: { PolicyDocument: { Statement: { Action: unknown; Condition?: { StringEquals: Record<string, unknown> } }[] } } }[];
+    const decrypt = policies.flatMap((p) => p.Properties.PolicyDocument.Statement).find((s) => s.Action === 'kms:Decrypt');
+    return decrypt?.Condition?.StringEquals['kms:ViaService'];
+  }
+
+  test("in the stack's own region, joins the region and URL suffix pseudo parameters, so aws-cn gets ssm.<region>.amazonaws.com.cn", () => {
+    expect(viaService()).toEqual({ 'Fn::Join': ['', ['ssm.', { Ref: 'AWS::Region' }, '.', { Ref: 'AWS::URLSuffix' }]] });
+  });
+
+  test('for a China region named in the config, is the China endpoint', () => {
+    expect(viaService('cn-northwest-1')).toBe('ssm.cn-northwest-1.amazonaws.com.cn');
   });
 });

@@ -4,6 +4,7 @@
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { clientFactory } from '../../lambda/aws.js';
 import { ScannerError } from '../../lambda/errors.js';
 import { runScanners } from '../../lambda/scanners/index.js';
 import { closeServer, listenLoopback } from '../support/listen.js';
@@ -96,11 +97,36 @@ describe('over the wire', () => {
     expect(received.map((r) => r.action)).toEqual(Array(4).fill('GetAccountAuthorizationDetails'));
   });
 
+  it('rides out a long IAM throttling burst without aws.maxRetries, retrying while the deadline allows', async () => {
+    throttleNext = 12;
+    const config = configWith(`- type: iam\n  aws: {endpoint: "${url}"}\n  iam: {}\n`);
+    // The SDK's adaptive strategy decides; its waits are scaled to thousandths to keep the test short.
+    const clients = clientFactory(config.aws, { region: 'eu-west-1', retry: { deadline: new Date(Date.now() + 20_000), delayScale: 0.001 } });
+    const d = await runScanners(config, { ...deps(config), clients });
+    expect(d.mappings.roles).toHaveLength(1);
+    expect(received).toHaveLength(13);
+  });
+
+  it('stops a throttling burst at the deadline, naming the scanner, the call and the throttling', async () => {
+    throttleNext = 10_000;
+    const config = configWith(`- type: iam\n  aws: {endpoint: "${url}"}\n  iam: {}\n`);
+    const deadline = new Date(Date.now() + 500);
+    const clients = clientFactory(config.aws, { region: 'eu-west-1', retry: { deadline, delayScale: 0.001 } });
+    const err = await runScanners(config, { ...deps(config), clients }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ScannerError);
+    expect((err as Error).message).toMatch(
+      new RegExp(`^scanner "iam\\[0\\]": iam:GetAccountAuthorizationDetails was throttled through \\d+ attempts \\(Throttling: Rate exceeded\\); a further retry would end after the run's deadline \\(${deadline.toISOString().replace(/\./g, '\\.')}\\)$`),
+    );
+    expect(received.length).toBeGreaterThan(3);
+  });
+
   it('fails the run naming the scanner when IAM still throttles after the retries', async () => {
     throttleNext = 100;
     const err = await iamScan(`{endpoint: "${url}", maxRetries: 1}`).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ScannerError);
-    expect((err as Error).message).toBe('scanner "iam[0]": Throttling: Rate exceeded');
+    expect((err as Error).message).toBe(
+      'scanner "iam[0]": iam:GetAccountAuthorizationDetails was throttled through 2 attempts (Throttling: Rate exceeded); aws.maxRetries allows no more retries',
+    );
     expect(received).toHaveLength(2);
   });
 
