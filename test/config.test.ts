@@ -83,10 +83,25 @@ scanners:
       'scanners[0].static.roles[0].rolearn: not an IAM role ARN'],
     ['an entry group with a space', 'cluster: {name: c}\nscanners: [{type: static, static: {users: [{userarn: "arn:aws:iam::111122223333:user/a", username: a, groups: ["a b"]}]}}]',
       'scanners[0].static.users[0].groups: group name "a b" may only contain'],
+    ['a static username whose prefix a template picks',
+      'cluster: {name: c}\nscanners: [{type: static, static: {roles: [{rolearn: "arn:aws:iam::111122223333:role/a", username: "{{SessionName}}:kube-scheduler"}]}}]',
+      'scanners[0].static.roles[0].username: username "{{SessionName}}:kube-scheduler" has a template before its first ":", so the session name picks its prefix (it can render "system:kube-scheduler")'],
     ['a system group that is not one', 'cluster: {name: c}\nscanners: [{type: iam, iam: {allowSystemGroups: [masters]}}]',
       'scanners[0].iam.allowSystemGroups[0]:'],
   ])('rejects %s naming its path', (_what, text, expected) => {
     expect(problems(text)).toContain(expected);
+  });
+
+  it('accepts the operator\'s literal reserved prefixes and usernames of templates only in static entries', () => {
+    const c = parseConfig(`cluster: {name: c}
+scanners:
+- type: static
+  static:
+    roles:
+    - {rolearn: "arn:aws:iam::111122223333:role/node", username: "system:node:{{EC2PrivateDNSName}}", groups: [system:bootstrappers, system:nodes]}
+    - {rolearn: "arn:aws:iam::111122223333:role/sso", username: "{{SessionName}}", groups: [system:masters]}
+`, 'config.yaml');
+    expect(c.scanners[0]).toMatchObject({ static: { roles: [{ username: 'system:node:{{EC2PrivateDNSName}}' }, { username: '{{SessionName}}' }] } });
   });
 
   it('lists every problem at once', () => {
