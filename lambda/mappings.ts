@@ -114,12 +114,12 @@ export function canonicalRoleArn(arn: string): RoleArn {
 
 /** Why `arn` is not a valid role ARN, or undefined when it is one. */
 export function roleArnProblem(arn: string): string | undefined {
-  return parseRoleArn(arn) ? undefined : 'not an IAM role ARN (arn:<partition>:iam::<12-digit account>:role/[path/]<name>)';
+  return parseRoleArn(arn) ? undefined : `${quoteValue(arn)} is not an IAM role ARN (arn:<partition>:iam::<12-digit account>:role/[path/]<name>)`;
 }
 
 /** Why `arn` is not a valid user ARN, or undefined when it is one. */
 export function userArnProblem(arn: string): string | undefined {
-  return parseUserArn(arn) ? undefined : 'not an IAM user ARN (arn:<partition>:iam::<12-digit account>:user/[path/]<name>)';
+  return parseUserArn(arn) ? undefined : `${quoteValue(arn)} is not an IAM user ARN (arn:<partition>:iam::<12-digit account>:user/[path/]<name>)`;
 }
 
 // Characters safe in aws-auth entries however they are rendered (no YAML indicators, quotes,
