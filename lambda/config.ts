@@ -1,8 +1,9 @@
 /**
  * The configuration: its schema, and loading it from YAML or JSON.
  *
- * Unknown keys are errors, so a typo never silently does nothing; every error names its path
- * (`scanners[2].iam.clusterName: required`) and all of them are reported at once. The
+ * Unknown keys are errors, so a typo never silently does nothing (and the key probably meant is
+ * named); every error names its path and the rejected value (`scanners[3].type: expected one of
+ * static, file, iam, ssm (got "ldap")`), and all of them are reported at once. The
  * `scanners` section keeps the shape of polarsquad/eks-auth-sync so its configs carry over.
  */
 import { readFile } from 'node:fs/promises';
