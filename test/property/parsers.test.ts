@@ -112,7 +112,8 @@ describe('templates in a mappings document (properties)', () => {
           return;
         }
         expect(read.error).toBeInstanceOf(ConfigError);
-        expect((read.error as Error).message).toContain(`${inRoles ? 'roles' : 'users'}[0].username: username ${JSON.stringify(username)}`);
+        // Long names are cut short in the message, so only their start is expected.
+        expect((read.error as Error).message).toContain(`${inRoles ? 'roles' : 'users'}[0].username: username ${JSON.stringify(username).slice(0, 40)}`);
         if (chosenReserved) expect((read.error as Error).message).toMatch(/template before its first ":".*\(it can render "[^"]*:/);
       }),
       { numRuns: 200 },
