@@ -1,8 +1,9 @@
 /**
  * The configuration: its schema, and loading it from YAML or JSON.
  *
- * Unknown keys are errors, so a typo never silently does nothing; every error names its path
- * (`scanners[2].iam.clusterName: required`) and all of them are reported at once. The
+ * Unknown keys are errors, so a typo never silently does nothing (and the key probably meant is
+ * named); every error names its path and the rejected value (`scanners[3].type: expected one of
+ * static, file, iam, ssm (got "ldap")`), and all of them are reported at once. The
  * `scanners` section keeps the shape of polarsquad/eks-auth-sync so its configs carry over.
  */
 import { readFile } from 'node:fs/promises';
@@ -11,7 +12,9 @@ import { parseDocument } from 'yaml';
 import * as z from 'zod/mini';
 import { ConfigError } from './errors.js';
 import { yamlNestingProblem } from './yaml-limits.js';
-import { roleArnProblem, userArnProblem, validateGroups, validateUsername, type RoleArn, type UserArn } from './mappings.js';
+import {
+  quoteValue, roleArnProblem, userArnProblem, validateGroups, validateUsername, type RoleArn, type UserArn,
+} from './mappings.js';
 
 /** Fails a string with the message `problem` returns, if any. */
 const validString = (problem: (s: string) => string | undefined) =>
@@ -217,28 +220,118 @@ function formatPath(path: Path): string {
 function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
-  return typeof value === 'object' ? 'a mapping' : `${typeof value} ${JSON.stringify(value)}`;
+  if (typeof value === 'string') return `string ${quoteValue(value)}`;
+  return typeof value === 'object' ? 'a mapping' : `${typeof value} ${String(JSON.stringify(value))}`;
 }
 
-function issueLines(issue: z.core.$ZodIssue): string[] {
+/** ` (got <value>)` for a rejected value: strings quoted (long ones cut), anything else described. */
+function got(value: unknown): string {
+  return ` (got ${typeof value === 'string' ? quoteValue(value) : describe(value)})`;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * The keys the strict object at `path` takes, found by walking `schema` along the document
+ * `value` (which picks the scanner variant by its `type`); empty when the walk finds no object.
+ */
+function knownKeys(schema: z.core.$ZodType, path: Path, value: unknown): string[] {
+  let at: z.core.$ZodType | undefined = schema;
+  let v = value;
+  let depth = 0;
+  while (at !== undefined) {
+    if (at instanceof z.core.$ZodOptional || at instanceof z.core.$ZodDefault) {
+      at = at._zod.def.innerType;
+    } else if (at instanceof z.core.$ZodPipe) {
+      at = at._zod.def.in;
+    } else if (at instanceof z.core.$ZodDiscriminatedUnion) {
+      const discriminator: string = at._zod.def.discriminator;
+      const tag: unknown = isRecord(v) ? v[discriminator] : undefined;
+      const options: readonly z.core.$ZodType[] = at._zod.def.options;
+      at = options.find((o) => o._zod.propValues?.[discriminator]?.has(tag as z.core.util.Primitive));
+    } else if (depth === path.length) {
+      return at instanceof z.core.$ZodObject ? Object.keys(at._zod.def.shape) : [];
+    } else {
+      const step = path[depth++];
+      if (at instanceof z.core.$ZodObject && typeof step === 'string' && Object.hasOwn(at._zod.def.shape, step)) {
+        at = at._zod.def.shape[step];
+        v = isRecord(v) && Object.hasOwn(v, step) ? v[step] : undefined;
+      } else if (at instanceof z.core.$ZodArray && typeof step === 'number') {
+        at = at._zod.def.element;
+        v = Array.isArray(v) ? v[step] : undefined;
+      } else {
+        return [];
+      }
+    }
+  }
+  return [];
+}
+
+/** Edits (insert, delete, substitute, swap two neighbours) that turn `a` into `b`. */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const cell = (i: number, j: number): number => d[i]?.[j] ?? Infinity;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      let best = Math.min(cell(i - 1, j) + 1, cell(i, j - 1) + 1, cell(i - 1, j - 1) + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, cell(i - 2, j - 2) + 1);
+      (d[i] as number[])[j] = best;
+    }
+  }
+  return cell(a.length, b.length);
+}
+
+/** The known key `key` was probably meant as: the same but for case, else within a small typo. */
+function meantKey(key: string, known: readonly string[]): string | undefined {
+  const lower = key.toLowerCase();
+  const sameButCase = known.find((k) => k.toLowerCase() === lower);
+  if (sameButCase !== undefined) return sameButCase;
+  const allowed = lower.length <= 4 ? 1 : 2;
+  let meant: string | undefined;
+  let fewest = allowed + 1;
+  for (const k of known) {
+    const edits = editDistance(lower, k.toLowerCase());
+    if (edits < fewest) [meant, fewest] = [k, edits];
+  }
+  return meant;
+}
+
+function issueLines(issue: z.core.$ZodIssue, schema: z.core.$ZodType, raw: unknown): string[] {
   const at = (extra: Path = []) => formatPath([...issue.path, ...extra]);
   switch (issue.code) {
-    case 'unrecognized_keys':
-      return issue.keys.map((k) => `${at([k])}: unknown key`);
+    case 'unrecognized_keys': {
+      const known = knownKeys(schema, issue.path, raw);
+      return issue.keys.map((k) => {
+        const meant = meantKey(k, known);
+        return `${at([k])}: unknown key${meant === undefined ? '' : `; did you mean ${meant}?`}`;
+      });
+    }
     case 'invalid_type':
       return [issue.input === undefined ? `${at()}: required` : `${at()}: expected ${issue.expected}, got ${describe(issue.input)}`];
     case 'invalid_union':
-      if (issue.discriminator) return [`${at()}: expected one of ${SCANNER_TYPES.join(', ')}`];
+      if (issue.discriminator) {
+        const tag = isRecord(issue.input) ? issue.input[issue.discriminator] : undefined;
+        const options = SCANNER_TYPES.join(', ');
+        return [tag === undefined ? `${at()}: required: one of ${options}` : `${at()}: expected one of ${options}${got(tag)}`];
+      }
       return [`${at()}: ${issue.message}`];
     case 'invalid_value':
-      return [`${at()}: expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`];
+      return [`${at()}: expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}${got(issue.input)}`];
     case 'too_small':
       if (issue.origin === 'string' && issue.minimum === 1) return [`${at()}: must not be empty`];
-      return [`${at()}: ${issue.message !== 'Invalid input' ? issue.message : `must be at least ${issue.minimum}`}`];
+      if (issue.origin === 'array') return [`${at()}: ${issue.message !== 'Invalid input' ? issue.message : `needs at least ${issue.minimum}`}`];
+      return [`${at()}: ${issue.message !== 'Invalid input' ? issue.message : `must be at least ${issue.minimum}`}${got(issue.input)}`];
     case 'too_big':
-      return [`${at()}: must be at most ${issue.maximum}`];
-    case 'invalid_format':
-      return [`${at()}: ${issue.message !== 'Invalid input' ? issue.message : `expected a ${issue.format}`}`];
+      return [`${at()}: must be at most ${issue.maximum}${got(issue.input)}`];
+    case 'invalid_format': {
+      const expected = 'prefix' in issue ? `expected a value starting with ${JSON.stringify(issue.prefix)}` : `expected a ${issue.format}`;
+      return [`${at()}: ${issue.message !== 'Invalid input' ? issue.message : expected}${got(issue.input)}`];
+    }
+    case 'custom':
+      // Most custom problems already quote the value (`username "x" …`); the others get it appended.
+      return [`${at()}: ${issue.message}${typeof issue.input !== 'string' || issue.message.includes(quoteValue(issue.input)) ? '' : got(issue.input)}`];
     default:
       return [`${at()}: ${issue.message}`];
   }
@@ -296,7 +389,7 @@ export function validate<S extends z.ZodMiniType>(schema: S, raw: unknown, origi
     const seen = new Set(lines.map((l) => l.split(':')[0]));
     for (const issue of result.error.issues) {
       // The shape check already explains a section that does not match its type.
-      for (const line of issueLines(issue)) if (!seen.has(line.split(':')[0])) lines.push(line);
+      for (const line of issueLines(issue, schema, raw)) if (!seen.has(line.split(':')[0])) lines.push(line);
     }
   }
   if (lines.length === 1) throw new ConfigError(`${origin}: ${lines[0]}`);

@@ -114,12 +114,12 @@ export function canonicalRoleArn(arn: string): RoleArn {
 
 /** Why `arn` is not a valid role ARN, or undefined when it is one. */
 export function roleArnProblem(arn: string): string | undefined {
-  return parseRoleArn(arn) ? undefined : 'not an IAM role ARN (arn:<partition>:iam::<12-digit account>:role/[path/]<name>)';
+  return parseRoleArn(arn) ? undefined : `${quoteValue(arn)} is not an IAM role ARN (arn:<partition>:iam::<12-digit account>:role/[path/]<name>)`;
 }
 
 /** Why `arn` is not a valid user ARN, or undefined when it is one. */
 export function userArnProblem(arn: string): string | undefined {
-  return parseUserArn(arn) ? undefined : 'not an IAM user ARN (arn:<partition>:iam::<12-digit account>:user/[path/]<name>)';
+  return parseUserArn(arn) ? undefined : `${quoteValue(arn)} is not an IAM user ARN (arn:<partition>:iam::<12-digit account>:user/[path/]<name>)`;
 }
 
 // Characters safe in aws-auth entries however they are rendered (no YAML indicators, quotes,
@@ -128,34 +128,131 @@ const SAFE_NAME = /^[A-Za-z0-9_.:@/+=~-]+$/;
 const TEMPLATES = ['AccountID', 'SessionName', 'SessionNameRaw', 'AccessKeyID', 'EC2PrivateDNSName'];
 const KNOWN_TEMPLATE = new RegExp(`\\{\\{(?:${TEMPLATES.join('|')})\\}\\}`, 'g');
 const MAX_NAME = 256;
+const MAX_QUOTED = 80;
+
+/**
+ * `value` as JSON, cut to its first characters when long, for error messages and warnings.
+ * @example quoteValue('ldap') // '"ldap"'
+ */
+export function quoteValue(value: string): string {
+  if (value.length <= MAX_QUOTED) return JSON.stringify(value);
+  return `${JSON.stringify(value.slice(0, MAX_QUOTED - 20))}… (${value.length} characters)`;
+}
+
+/**
+ * Usernames no mapping from a tag may give, and EKS access entries refuse: Kubernetes' own
+ * (`system:`) and EKS's and AWS's (`eks:addon-manager`, …), since RBAC binds such users.
+ */
+export const RESERVED_USERNAME_PREFIXES: readonly string[] = ['system:', 'eks:', 'aws:', 'amazon:', 'iam:'];
+
+/**
+ * What a name can start with once the authenticator renders its templates, which it does in the
+ * username and in every group before using them. A template never renders a colon, but whoever
+ * assumes a role picks its session name (`[\w+=,.@-]*`), and for an IAM user `{{SessionName}}`
+ * renders empty; so the text up to the first colon is fixed only if no template stands before it.
+ * - `fixed`: every rendering starts with `prefix`: the whole name when it has no template, else
+ *   the literal text before its first template, which holds a colon. EKS access entries accept
+ *   a template only in this form.
+ * - `colonFree`: a template, and no colon after it: no rendering holds a colon, so none can start
+ *   with a reserved `word:` prefix.
+ * - `chosen`: a template stands before the first colon and so decides what precedes it;
+ *   `example` is one rendering, a reserved one where the session name can make one.
+ */
+export type RenderedPrefix =
+  | { kind: 'fixed'; prefix: string }
+  | { kind: 'colonFree' }
+  | { kind: 'chosen'; example: string };
+
+// What the templates nobody chooses render in an example (the account, the key, the node's name).
+const TEMPLATE_SAMPLES = new Map([
+  ['{{AccountID}}', '111122223333'], ['{{AccessKeyID}}', 'ASIAIOSFODNN7EXAMPLE'], ['{{EC2PrivateDNSName}}', 'ip-10-0-0-1.ec2.internal'],
+]);
+
+/** `name` with its templates rendered, `session` as the session name (it holds no `@`, so both forms agree). */
+function renderWith(name: string, session: string): string {
+  return name.replace(KNOWN_TEMPLATE, (t) => TEMPLATE_SAMPLES.get(t) ?? session);
+}
+
+/**
+ * What every rendering of `name` starts with, as far as reserved prefixes go (see {@link RenderedPrefix}).
+ * @example renderedPrefix('dev:{{SessionName}}') // { kind: 'fixed', prefix: 'dev:' }
+ * @example renderedPrefix('{{SessionName}}') // { kind: 'colonFree' }
+ * @example renderedPrefix('{{SessionName}}:kube-scheduler') // { kind: 'chosen', example: 'system:kube-scheduler' }
+ */
+export function renderedPrefix(name: string): RenderedPrefix {
+  const first = name.search(new RegExp(KNOWN_TEMPLATE.source));
+  if (first < 0) return { kind: 'fixed', prefix: name };
+  if (name.slice(0, first).includes(':')) return { kind: 'fixed', prefix: name.slice(0, first) };
+  const colon = name.indexOf(':', first);
+  if (colon < 0) return { kind: 'colonFree' };
+  const head = name.slice(0, colon);
+  // A session name that makes the head a reserved word is a substring of that word.
+  for (const reserved of RESERVED_USERNAME_PREFIXES) {
+    const word = reserved.slice(0, -1);
+    for (let from = 0; from <= word.length; from++) {
+      for (let to = from; to <= word.length; to++) {
+        const session = word.slice(from, to);
+        if (renderWith(head, session) === word) return { kind: 'chosen', example: renderWith(name, session) };
+      }
+    }
+  }
+  return { kind: 'chosen', example: renderWith(name, 'alice') };
+}
+
+/**
+ * The first of `prefixes` (each a word and a colon, e.g. `system:`) that some rendering of `name`
+ * can start with, or undefined when none can.
+ * @example reservedPrefix('sys{{SessionName}}:x') // 'system:'
+ */
+export function reservedPrefix(name: string, prefixes: readonly string[] = RESERVED_USERNAME_PREFIXES): string | undefined {
+  const rendered = renderedPrefix(name);
+  if (rendered.kind === 'colonFree') return undefined;
+  const start = rendered.kind === 'fixed' ? rendered.prefix : rendered.example;
+  return prefixes.find((p) => start.startsWith(p));
+}
 
 function nameProblem(kind: string, value: string, safe: string): string | undefined {
   if (value === '') return `empty ${kind}`;
-  if (value.length > MAX_NAME) return `${kind} longer than ${MAX_NAME} characters`;
-  if (value.trim() !== value) return `${kind} ${JSON.stringify(value)} has leading or trailing whitespace`;
-  if (/[\x00-\x1f\x7f]/.test(value)) return `${kind} ${JSON.stringify(value)} contains a control character`;
+  if (value.length > MAX_NAME) return `${kind} ${quoteValue(value)} is longer than ${MAX_NAME} characters`;
+  if (value.trim() !== value) return `${kind} ${quoteValue(value)} has leading or trailing whitespace`;
+  if (/[\x00-\x1f\x7f]/.test(value)) return `${kind} ${quoteValue(value)} contains a control character`;
   if (!SAFE_NAME.test(safe)) {
-    return `${kind} ${JSON.stringify(value)} may only contain letters, digits and _ . : @ / + = ~ -`;
+    return `${kind} ${quoteValue(value)} may only contain letters, digits and _ . : @ / + = ~ -`;
   }
   return undefined;
 }
 
 /**
  * Why `username` cannot be a Kubernetes username in aws-auth, or undefined when it can. The
- * authenticator's templates (`{{SessionName}}`, `{{EC2PrivateDNSName}}`, ...) are allowed.
+ * authenticator's templates (`{{SessionName}}`, `{{EC2PrivateDNSName}}`, ...) are allowed, but
+ * not before the first colon when one follows: there the session name would pick the prefix, and
+ * `{{SessionName}}:kube-scheduler` renders `system:kube-scheduler` for the session `system`.
+ * A literal reserved prefix (`system:node:{{EC2PrivateDNSName}}`) is allowed here; the iam
+ * scanner refuses those separately.
  * @example validateUsername('admin:{{SessionName}}') // undefined
  */
 export function validateUsername(username: string): string | undefined {
   if (username.replace(KNOWN_TEMPLATE, '').includes('{{')) {
     const known = TEMPLATES.map((t) => `{{${t}}}`).join(', ');
-    return `username ${JSON.stringify(username)} uses an unknown template (known: ${known})`;
+    return `username ${quoteValue(username)} uses an unknown template (known: ${known})`;
   }
-  return nameProblem('username', username, username.replace(KNOWN_TEMPLATE, 'x'));
+  const problem = nameProblem('username', username, username.replace(KNOWN_TEMPLATE, 'x'));
+  if (problem) return problem;
+  const rendered = renderedPrefix(username);
+  if (rendered.kind === 'chosen') {
+    return `username ${quoteValue(username)} has a template before its first ":", so the session name picks its prefix ` +
+      `(it can render ${quoteValue(rendered.example)}); start it with a literal prefix and a colon, e.g. "dev:{{SessionName}}"`;
+  }
+  return undefined;
 }
 
-/** Why `groups` cannot be an entry's groups, or undefined when every name is valid. */
+/**
+ * Why `groups` cannot be an entry's groups, or undefined when every name is valid. Groups take no
+ * templates: the authenticator renders them in groups too, so a session name could pick a group.
+ */
 export function validateGroups(groups: readonly string[]): string | undefined {
   for (const g of groups) {
+    if (g.includes('{{')) return `group name ${quoteValue(g)} contains a template; groups cannot use templates`;
     const problem = nameProblem('group name', g, g);
     if (problem) return problem;
   }

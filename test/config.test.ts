@@ -61,10 +61,11 @@ scanners:
   it.each([
     ['a missing field', 'cluster: {}\nscanners: [{type: iam, iam: {}}]', 'cluster.name: required'],
     ['an unknown top-level key', `${minimal}clusters: {}`, 'clusters: unknown key'],
-    ['an unknown nested key', 'cluster: {name: c}\nscanners: [{type: iam, iam: {clustername: x}}]', 'scanners[0].iam.clustername: unknown key'],
+    ['an unknown nested key', 'cluster: {name: c}\nscanners: [{type: iam, iam: {bogus: x}}]', 'config.yaml: scanners[0].iam.bogus: unknown key'],
     ['a wrong type', 'cluster: {name: c}\nscanners: [{type: iam, iam: {disableUserScan: "yes"}}]',
       'scanners[0].iam.disableUserScan: expected boolean, got string "yes"'],
-    ['an unknown scanner type', 'cluster: {name: c}\nscanners: [{type: ldap}]', 'scanners[0].type: expected one of static, file, iam, ssm'],
+    ['an unknown scanner type', 'cluster: {name: c}\nscanners: [{type: ldap}]', 'scanners[0].type: expected one of static, file, iam, ssm (got "ldap")'],
+    ['a scanner without a type', 'cluster: {name: c}\nscanners: [{iam: {}}]', 'scanners[0].type: required: one of static, file, iam, ssm'],
     ['a section that does not match the type', 'cluster: {name: c}\nscanners: [{type: iam, static: {}}]',
       'scanners[0].static: a scanner of type iam takes an "iam" section, not "static"'],
     ['the original kubernetes section', `${minimal}kubernetes: {kubeconfig: ~/.kube/config}`,
@@ -72,21 +73,64 @@ scanners:
     ['an unquoted account ID', 'cluster: {name: c, accountID: 111122223333}\nscanners: [{type: iam, iam: {}}]',
       'cluster.accountID: expected string, got number 111122223333'],
     ['a short account ID', 'cluster: {name: c}\nscanners: [{type: iam, iam: {clusterAccountID: "123"}}]',
-      'scanners[0].iam.clusterAccountID: expected a 12-digit AWS account ID'],
+      'scanners[0].iam.clusterAccountID: expected a 12-digit AWS account ID as a string (quote it in YAML) (got "123")'],
     ['concurrency out of range', 'cluster: {name: c}\nscanners: [{type: iam, iam: {mode: perIdentity, concurrency: 64}}]',
-      'scanners[0].iam.concurrency: must be at most 32'],
-    ['a negative maxRetries', `${minimal}aws: {maxRetries: -1}`, 'aws.maxRetries: must be at least 0'],
-    ['an invalid endpoint', `${minimal}aws: {endpoint: not a url}`, 'aws.endpoint: expected a url'],
-    ['a bad sync mode', `${minimal}sync: {mode: overwrite}`, 'sync.mode: expected one of "merge", "replace"'],
+      'scanners[0].iam.concurrency: must be at most 32 (got number 64)'],
+    ['a negative maxRetries', `${minimal}aws: {maxRetries: -1}`, 'aws.maxRetries: must be at least 0 (got number -1)'],
+    ['an invalid endpoint', `${minimal}aws: {endpoint: not a url}`, 'aws.endpoint: expected a url (got "not a url")'],
+    ['a bad sync mode', `${minimal}sync: {mode: overwrite}`, 'sync.mode: expected one of "merge", "replace" (got "overwrite")'],
+    ['a bad schedule', `${minimal}deployment: {schedule: every hour}`,
+      'deployment.schedule: expected an EventBridge schedule expression: rate(15 minutes) or cron(0 * * * ? *) (got "every hour")'],
     ['no scanners', 'cluster: {name: c}\nscanners: []', 'scanners: at least one scanner is required'],
     ['a role ARN that is a user ARN', 'cluster: {name: c}\nscanners: [{type: static, static: {roles: [{rolearn: "arn:aws:iam::111122223333:user/a", username: a}]}}]',
-      'scanners[0].static.roles[0].rolearn: not an IAM role ARN'],
+      'scanners[0].static.roles[0].rolearn: "arn:aws:iam::111122223333:user/a" is not an IAM role ARN (arn:<partition>:iam::<12-digit account>:role/[path/]<name>)'],
+    ['a broken user ARN', 'cluster: {name: c}\nscanners: [{type: static, static: {users: [{userarn: "arn:aws:iam::111122223333:user/a", username: a}, {userarn: "arn:aws:iam::12345:usr/broken", username: b}]}}]',
+      'scanners[0].static.users[1].userarn: "arn:aws:iam::12345:usr/broken" is not an IAM user ARN'],
     ['an entry group with a space', 'cluster: {name: c}\nscanners: [{type: static, static: {users: [{userarn: "arn:aws:iam::111122223333:user/a", username: a, groups: ["a b"]}]}}]',
       'scanners[0].static.users[0].groups: group name "a b" may only contain'],
+    ['a static username whose prefix a template picks',
+      'cluster: {name: c}\nscanners: [{type: static, static: {roles: [{rolearn: "arn:aws:iam::111122223333:role/a", username: "{{SessionName}}:kube-scheduler"}]}}]',
+      'scanners[0].static.roles[0].username: username "{{SessionName}}:kube-scheduler" has a template before its first ":", so the session name picks its prefix (it can render "system:kube-scheduler")'],
     ['a system group that is not one', 'cluster: {name: c}\nscanners: [{type: iam, iam: {allowSystemGroups: [masters]}}]',
-      'scanners[0].iam.allowSystemGroups[0]:'],
+      'scanners[0].iam.allowSystemGroups[0]: expected a value starting with "system:" (got "masters")'],
   ])('rejects %s naming its path', (_what, text, expected) => {
     expect(problems(text)).toContain(expected);
+  });
+
+  it('accepts the operator\'s literal reserved prefixes and usernames of templates only in static entries', () => {
+    const c = parseConfig(`cluster: {name: c}
+scanners:
+- type: static
+  static:
+    roles:
+    - {rolearn: "arn:aws:iam::111122223333:role/node", username: "system:node:{{EC2PrivateDNSName}}", groups: [system:bootstrappers, system:nodes]}
+    - {rolearn: "arn:aws:iam::111122223333:role/sso", username: "{{SessionName}}", groups: [system:masters]}
+`, 'config.yaml');
+    expect(c.scanners[0]).toMatchObject({ static: { roles: [{ username: 'system:node:{{EC2PrivateDNSName}}' }, { username: '{{SessionName}}' }] } });
+  });
+
+  it.each([
+    ['differs only in case', 'scanners: [{type: iam, iam: {clustername: x}}]', 'scanners[0].iam.clustername: unknown key; did you mean clusterName?'],
+    ['has a small typo', 'scanners: [{type: iam, iam: {clusterNmae: x}}]', 'scanners[0].iam.clusterNmae: unknown key; did you mean clusterName?'],
+    ['is in a static entry', 'scanners: [{type: static, static: {roles: [{rolearn: "arn:aws:iam::111122223333:role/a", username: a, group: [x]}]}}]',
+      'scanners[0].static.roles[0].group: unknown key; did you mean groups?'],
+    ['is in a section', 'sync: {maxRemoval: 3}\nscanners: [{type: file, file: {path: m.yaml}}]', 'sync.maxRemoval: unknown key; did you mean maxRemovals?'],
+    ['is at the top level', 'scaners: []\nscanners: [{type: file, file: {path: m.yaml}}]', 'scaners: unknown key; did you mean scanners?'],
+    ['is of the scanner type that is set', 'scanners: [{type: ssm, ssm: {Path: /x}}]', 'scanners[0].ssm.Path: unknown key; did you mean path?'],
+  ])('names the key meant when an unknown key %s', (_what, text, expected) => {
+    expect(problems(`cluster: {name: c}\n${text}`)).toContain(expected);
+  });
+
+  it('suggests nothing for a key unlike any known one, nor a key from another section', () => {
+    expect(problems('cluster: {name: c}\nscanners: [{type: iam, iam: {bogus: 1}}]')).toBe('config.yaml: scanners[0].iam.bogus: unknown key');
+    expect(problems('cluster: {name: c}\nscanners: [{type: file, file: {path: m, mode: bulk}}]')).toBe('config.yaml: scanners[0].file.mode: unknown key');
+  });
+
+  it('cuts a long rejected value short in the message', () => {
+    const message = problems(`${minimal}sync: {mode: ${'x'.repeat(5000)}}`);
+    expect(message).toContain('sync.mode: expected one of "merge", "replace" (got "xxxx');
+    expect(message).toContain('… (5000 characters))');
+    expect(message.length).toBeLessThan(200);
   });
 
   it('lists every problem at once', () => {

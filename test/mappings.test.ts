@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
-  canonicalRoleArn, mergeScanResults, parseRoleArn, parseUserArn, renderMappingsYaml, validateGroups, validateUsername,
+  canonicalRoleArn, mergeScanResults, parseRoleArn, parseUserArn, quoteValue, renderMappingsYaml, renderedPrefix, reservedPrefix,
+  validateGroups, validateUsername,
   type RoleArn, type ScanResult, type UserArn,
 } from '../lambda/mappings.js';
 
@@ -48,6 +49,55 @@ describe('ARN parsing', () => {
   });
 });
 
+describe('what a template can render', () => {
+  it.each([
+    ['admin', { kind: 'fixed', prefix: 'admin' }],
+    ['system:masters', { kind: 'fixed', prefix: 'system:masters' }],
+    ['dev:{{SessionName}}', { kind: 'fixed', prefix: 'dev:' }],
+    ['system:node:{{EC2PrivateDNSName}}', { kind: 'fixed', prefix: 'system:node:' }],
+    ['a:b{{SessionName}}:c', { kind: 'fixed', prefix: 'a:b' }],
+    ['{{SessionName}}', { kind: 'colonFree' }],
+    ['sso-{{SessionNameRaw}}', { kind: 'colonFree' }],
+    ['{{AccountID}}-ops', { kind: 'colonFree' }],
+    // For an IAM user {{SessionName}} renders empty; for a role its session name is the assumer's choice.
+    ['{{SessionName}}system:kube-controller-manager', { kind: 'chosen', example: 'system:kube-controller-manager' }],
+    ['{{SessionName}}:kube-scheduler', { kind: 'chosen', example: 'system:kube-scheduler' }],
+    ['sys{{SessionName}}:x', { kind: 'chosen', example: 'system:x' }],
+    ['e{{SessionNameRaw}}s:x', { kind: 'chosen', example: 'eks:x' }],
+    // Both occurrences render the same session name, which no reserved word repeats.
+    ['{{SessionName}}{{SessionName}}:x', { kind: 'chosen', example: 'alicealice:x' }],
+    ['{{AccountID}}:{{SessionName}}', { kind: 'chosen', example: '111122223333:alice' }],
+    ['x{{AccountID}}y:z', { kind: 'chosen', example: 'x111122223333y:z' }],
+  ])('%s → %j', (name, expected) => {
+    expect(renderedPrefix(name)).toEqual(expected);
+  });
+
+  it.each([
+    ['system:node:{{EC2PrivateDNSName}}', 'system:'],
+    ['eks:addon-manager', 'eks:'],
+    ['{{SessionName}}:kube-scheduler', 'system:'],
+    ['am{{SessionName}}:x', 'amazon:'],
+    ['dev:{{SessionName}}', undefined],
+    ['{{SessionName}}', undefined],
+    ['x{{AccountID}}y:z', undefined],
+    ['System:masters', undefined],
+  ])('%s can render the reserved prefix %s', (name, expected) => {
+    expect(reservedPrefix(name)).toBe(expected);
+  });
+
+  it('checks groups against system: only when asked', () => {
+    expect(reservedPrefix('{{SessionName}}:kube-scheduler', ['system:'])).toBe('system:');
+    expect(reservedPrefix('eks:x', ['system:'])).toBeUndefined();
+  });
+});
+
+describe('quoteValue', () => {
+  it('quotes short values whole and cuts long ones, saying how long they were', () => {
+    expect(quoteValue('ldap')).toBe('"ldap"');
+    expect(quoteValue('y'.repeat(500))).toBe(`"${'y'.repeat(60)}"… (500 characters)`);
+  });
+});
+
 describe('validateUsername and validateGroups', () => {
   it.each([
     ['admin', undefined],
@@ -59,6 +109,12 @@ describe('validateUsername and validateGroups', () => {
     ['admin\n', /whitespace/],
     ['ad\u0007min', /control character/],
     ['{{Unknown}}', /unknown template/],
+    ['{{SessionName}}', undefined],
+    ['{{AccountID}}-ops', undefined],
+    ['{{SessionName}}system:kube-controller-manager', /template before its first ":".*can render "system:kube-controller-manager"/],
+    ['{{SessionName}}:kube-scheduler', /can render "system:kube-scheduler"/],
+    ['sys{{SessionName}}:x', /can render "system:x"/],
+    ['x{{AccountID}}y:z', /template before its first ":"/],
     ['admin, system:masters', /may only contain/],
     ['[admin]', /may only contain/],
     ['a#b', /may only contain/],
@@ -77,6 +133,8 @@ describe('validateUsername and validateGroups', () => {
     [['a b'], /may only contain/],
     [['{x}'], /may only contain/],
     [['x\ty'], /control character/],
+    [['{{SessionName}}:masters'], /contains a template/],
+    [['dev:{{SessionName}}'], /contains a template/],
     [['ok', 'x: y'], /may only contain/],
   ])('groups %j → %s', (groups, problem) => {
     const got = validateGroups(groups);

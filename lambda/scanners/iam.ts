@@ -15,7 +15,7 @@ import {
 } from '@aws-sdk/client-iam';
 import type { IamScannerConfig } from '../config.js';
 import {
-  canonicalRoleArn, parseRoleArn, parseUserArn, validateGroups, validateUsername,
+  canonicalRoleArn, parseRoleArn, parseUserArn, quoteValue, reservedPrefix, validateGroups, validateUsername,
   type RoleArn, type RoleMapping, type UserArn, type UserMapping, type Warning,
 } from '../mappings.js';
 import type { ScannerOfType, Scanner } from './index.js';
@@ -35,21 +35,16 @@ interface Identity {
 
 const NODE_GROUPS = ['system:bootstrappers', 'system:nodes'];
 /**
- * Usernames a tag may not claim: Kubernetes' own (`system:`) and those EKS access entries refuse
- * too (`eks:`, `aws:`, `amazon:`, `iam:`), since RBAC binds EKS-internal users such as
- * `eks:addon-manager` that a tagger must not impersonate.
- */
-const RESERVED_USERNAME_PREFIXES = ['system:', 'eks:', 'aws:', 'amazon:', 'iam:'];
-/**
  * What the `type` tag of a role may say, the entry a node type gets regardless of other tags, and
- * the only service principals its trust policy may name: the tag alone must not make a node.
+ * the only service principals its trust policy may name: the tag alone must not make a node. A
+ * Map, not an object: a tag value such as `constructor` must find nothing, not Object's members.
  */
-const NODE_TYPES: Record<string, { username: string; groups: string[]; services: readonly string[] } | undefined> = {
-  node: { username: 'system:node:{{EC2PrivateDNSName}}', groups: NODE_GROUPS, services: ['ec2.amazonaws.com', 'ec2.amazonaws.com.cn'] },
-  fargateNode: {
+const NODE_TYPES: ReadonlyMap<string, { username: string; groups: string[]; services: readonly string[] }> = new Map([
+  ['node', { username: 'system:node:{{EC2PrivateDNSName}}', groups: NODE_GROUPS, services: ['ec2.amazonaws.com', 'ec2.amazonaws.com.cn'] }],
+  ['fargateNode', {
     username: 'system:node:{{SessionName}}', groups: [...NODE_GROUPS, 'system:node-proxier'], services: ['eks-fargate-pods.amazonaws.com'],
-  },
-};
+  }],
+]);
 
 /**
  * Mappings from the tags of the account's users and roles. Identities whose tags cannot make a
@@ -106,7 +101,7 @@ function mappingFor(identity: Identity, prefix: string, settings: IamScannerConf
   const arn = identity.kind === 'role' ? canonicalRoleArn(identity.arn) : identity.arn;
 
   const type = tags.get('type') ?? 'user';
-  const node = NODE_TYPES[type];
+  const node = NODE_TYPES.get(type);
   if (node !== undefined) {
     if (identity.kind === 'user') return { problem: `type "${type}" applies only to roles` };
     const trustProblem = serviceOnlyTrustProblem(identity.trustPolicy, node.services);
@@ -115,13 +110,14 @@ function mappingFor(identity: Identity, prefix: string, settings: IamScannerConf
     }
     return { arn, username: node.username, groups: [...node.groups] };
   }
-  if (type !== 'user') return { problem: `unknown type "${type}" in tag ${prefix}type (expected node, fargateNode or user)` };
+  if (type !== 'user') return { problem: `unknown type ${quoteValue(type)} in tag ${prefix}type (expected node, fargateNode or user)` };
 
   const username = tags.get('username');
   if (username === undefined) return { problem: `no ${prefix}username tag` };
   const usernameProblem = validateUsername(username);
   if (usernameProblem) return { problem: `tag ${prefix}username: ${usernameProblem}` };
-  const reserved = RESERVED_USERNAME_PREFIXES.find((p) => username.startsWith(p));
+  // Judged on what the username can render, not its text; a template before the first colon was refused above.
+  const reserved = reservedPrefix(username);
   if (reserved !== undefined) {
     return { problem: `tag ${prefix}username: "${reserved}" usernames are reserved for Kubernetes, EKS and AWS (use type node or fargateNode for nodes)` };
   }

@@ -21,10 +21,33 @@ const HOSTILE_NAMES = [
   '::', 'a::::b', '::system:masters', 'developers::', 'eks:addon-manager', 'aws:x', '{{SessionName}}', '{{AccountID}}', '{{Foo}}',
   '- x', 'a: b', '&a', '*a', '!!binary', '#x', '[x]', '{x}', '"q"', "'q'", '|', '>', '%YAML', 'yes', 'null', '~', '0123', '1e3',
   'x'.repeat(257), 'dev', 'developers', 'viewers', 'admin:{{SessionName}}',
+  // Object.prototype's members: a lookup keyed by a tag value must not find them.
+  'constructor', 'toString', '__proto__', 'hasOwnProperty', 'valueOf', 'isPrototypeOf',
 ];
+
+const TEMPLATE_TOKENS = ['{{SessionName}}', '{{SessionNameRaw}}', '{{AccountID}}', '{{AccessKeyID}}', '{{EC2PrivateDNSName}}'];
+/**
+ * Names with the authenticator's templates between literal pieces, drawn so that a session name
+ * can complete a reserved prefix (`{{SessionName}}:kube-scheduler`, `sys{{SessionName}}:x`).
+ */
+export const templatedName: fc.Arbitrary<string> = fc.oneof(
+  fc.tuple(
+    fc.constantFrom('', '', 'sys', 'e', 'am', 'x', 'dev:', 'system:'),
+    fc.constantFrom(...TEMPLATE_TOKENS),
+    fc.constantFrom('', '', 'tem', 'system', 's', 'y'),
+    fc.constantFrom(':', ':', ''),
+    fc.constantFrom('kube-scheduler', 'x', '{{SessionName}}', ''),
+  ).map((parts) => parts.join('')),
+  fc.array(fc.oneof(
+    { weight: 3, arbitrary: fc.constantFrom(...TEMPLATE_TOKENS) },
+    { weight: 2, arbitrary: fc.constantFrom(':', 'system', 'sys', 'tem', 'system:', 'eks', 'aws:', 'amazon', 'iam', 'e', 's', 'dev:', '-', '{{Foo}}', '{{') },
+    { weight: 1, arbitrary: fc.stringMatching(/^[a-z:]{1,4}$/) },
+  ), { minLength: 1, maxLength: 5 }).map((parts) => parts.join('')),
+);
 
 export const hostileText = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom(...HOSTILE_NAMES) },
+  { weight: 2, arbitrary: templatedName },
   { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 24 }) },
   { weight: 1, arbitrary: fc.string({ unit: 'grapheme', maxLength: 12 }) },
   { weight: 2, arbitrary: fc.stringMatching(/^[a-z][a-z0-9:_-]{0,15}$/) },
@@ -52,7 +75,7 @@ function arn(kind: 'role' | 'user'): fc.Arbitrary<string> {
 }
 
 const sane = fc.stringMatching(/^[a-z][a-z0-9-]{0,8}$/);
-const name = fc.oneof({ weight: 3, arbitrary: sane }, { weight: 1, arbitrary: hostileText });
+const name = fc.oneof({ weight: 3, arbitrary: sane }, { weight: 1, arbitrary: hostileText }, { weight: 1, arbitrary: templatedName });
 
 /** An item of a `{users, roles}` document: mostly well-formed, sometimes with wrong types or unknown fields. */
 function entry(kind: 'role' | 'user'): fc.Arbitrary<unknown> {
@@ -115,9 +138,9 @@ function iamTags(separator: string): fc.Arbitrary<{ Key: string; Value: string }
   );
   const groups = fc.array(hostileText, { maxLength: 4 }).map((g) => g.join(separator));
   const tag = fc.oneof(
-    fc.tuple(prefix, fc.constant('username'), hostileText),
+    fc.tuple(prefix, fc.constant('username'), fc.oneof(hostileText, templatedName)),
     fc.tuple(prefix, fc.constant('groups'), fc.oneof(groups, hostileText)),
-    fc.tuple(prefix, fc.constant('type'), fc.constantFrom('node', 'fargateNode', 'user', 'Node', 'admin', '')),
+    fc.tuple(prefix, fc.constant('type'), fc.constantFrom('node', 'fargateNode', 'user', 'Node', 'admin', '', 'constructor', 'toString', '__proto__', 'hasOwnProperty')),
   ).map(([p, k, v]) => ({ Key: `${p}${k}`, Value: v }));
   return fc.array(tag, { maxLength: 4 });
 }
@@ -177,3 +200,31 @@ export const validMappingsDoc = (() => {
     roles: fc.array(fc.record({ rolearn: validArn('role'), username, groups }), { maxLength: 3 }),
   });
 })();
+
+const TEMPLATE_SPLIT = new RegExp(`(${TEMPLATE_TOKENS.map((t) => t.replace(/[{}]/g, '\\$&')).join('|')})`);
+/**
+ * The tests' own model of rendering, independent of lambda/mappings.ts: whether some rendering of
+ * `name` starts with `prefix` when each template stands for any text without a colon (what a
+ * session name can be; the other templates render less, so this errs on the safe side).
+ */
+export function someRenderingStartsWith(name: string, prefix: string): boolean {
+  const parts = name.split(TEMPLATE_SPLIT);
+  const from = (part: number, at: number): boolean => {
+    if (at === prefix.length) return true;
+    const piece = parts[part];
+    if (piece === undefined) return false;
+    if (part % 2 === 0) {
+      const n = Math.min(piece.length, prefix.length - at);
+      return piece.slice(0, n) === prefix.slice(at, at + n) && from(part + 1, at + n);
+    }
+    for (let end = at; end <= prefix.length; end++) {
+      if (from(part + 1, end)) return true;
+      if (prefix[end] === ':') break;
+    }
+    return false;
+  };
+  return from(0, 0);
+}
+
+/** Every username prefix reserved by Kubernetes, EKS or AWS, as the EKS user guide lists them. */
+export const RESERVED_PREFIXES = ['system:', 'eks:', 'aws:', 'amazon:', 'iam:'];

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lambda/config.js';
 import { canonicalRoleArn } from '../../lambda/mappings.js';
 import { scanWith } from '../scanners/helpers.js';
-import { ACCOUNT, CLUSTER, TRUST_POLICIES, iamIdentities, type TrustName } from './arbitraries.js';
+import { ACCOUNT, CLUSTER, RESERVED_PREFIXES, TRUST_POLICIES, iamIdentities, someRenderingStartsWith, type TrustName } from './arbitraries.js';
 
 const iam = mockClient(IAMClient);
 afterAll(() => iam.restore());
@@ -19,7 +19,7 @@ const NODE_ENTRIES = new Map<string, { type: string; trust: TrustName }>([
 const OPT_INS = ['system:masters', 'system:nodes', 'system:authenticated'];
 
 describe('IAM tags (properties)', () => {
-  it('never grant a system: group the config does not list, nor a system: username, nor a node entry to a role others can assume', async () => {
+  it('never grant a system: group the config does not list, nor a reserved username, in any rendering of their templates, nor a node entry to a role others can assume', async () => {
     const input = fc.record({
       separator: fc.constantFrom('::', ','),
       allowed: fc.subarray(OPT_INS),
@@ -48,18 +48,19 @@ describe('IAM tags (properties)', () => {
           // Printable ASCII only: no look-alike letters, no invisible or control characters.
           for (const name of [entry.username, ...entry.groups]) expect(name).toMatch(/^[\x21-\x7e]+$/);
         }
-        for (const u of mappings.users) {
-          expect(u.username.startsWith('system:')).toBe(false);
-          for (const g of u.groups) if (g.startsWith('system:')) expect(allowed).toContain(g);
-        }
+        // What the authenticator renders, whatever session name the assumer picks, must stay unreserved.
+        const expectUnreserved = (e: { username: string; groups: string[] }): void => {
+          for (const p of RESERVED_PREFIXES) expect(someRenderingStartsWith(e.username, p), `${e.username} can render ${p}…`).toBe(false);
+          for (const g of e.groups) if (someRenderingStartsWith(g, 'system:')) expect(allowed).toContain(g);
+        };
+        mappings.users.forEach(expectUnreserved);
         for (const r of mappings.roles) {
           const node = NODE_ENTRIES.get(JSON.stringify([r.username, r.groups]));
           if (node !== undefined) {
             expect(sources(r.rolearn)).toContainEqual(node);
             continue;
           }
-          expect(r.username.startsWith('system:')).toBe(false);
-          for (const g of r.groups) if (g.startsWith('system:')) expect(allowed).toContain(g);
+          expectUnreserved(r);
         }
       }),
       { numRuns: 150 },

@@ -7,7 +7,9 @@ import { ConfigError, EksAuthSyncError } from '../../lambda/errors.js';
 import { renderMappingsYaml, roleArnProblem, userArnProblem, validateGroups, validateUsername } from '../../lambda/mappings.js';
 import { decodeBase64 } from '../../lambda/scanners/ssm.js';
 import { configWith, scanWith } from '../scanners/helpers.js';
-import { ACCOUNT, aliasBomb, asText, hostileText, mappingsDoc, ssmValue } from './arbitraries.js';
+import {
+  ACCOUNT, RESERVED_PREFIXES, aliasBomb, asText, hostileText, mappingsDoc, someRenderingStartsWith, ssmValue, templatedName, validMappingsDoc,
+} from './arbitraries.js';
 
 /** What a parser did: its value, or the class and message of what it threw. */
 function outcome<T>(f: () => T): { value: T } | { error: unknown } {
@@ -65,7 +67,7 @@ describe('parsing a config (properties)', () => {
 });
 
 describe('parsing a mappings document (properties)', () => {
-  it('accepts only entries every validator accepts, and renders them so they read back the same', () => {
+  it('accepts only entries every validator accepts, whose reserved prefixes are the literal text\'s, and renders them so they read back the same', () => {
     fc.assert(
       fc.property(mappingsDoc.chain(asText), (text) => {
         const read = outcome(() => parseMappingsDocument(text, 'm.yaml'));
@@ -77,6 +79,10 @@ describe('parsing a mappings document (properties)', () => {
         for (const e of [...doc.roles, ...doc.users]) {
           expect(validateUsername(e.username)).toBeUndefined();
           expect(validateGroups(e.groups)).toBeUndefined();
+          // A reserved prefix is the operator's literal text, never one a session name completes.
+          const literal = e.username.split('{{')[0] ?? '';
+          for (const p of RESERVED_PREFIXES) if (someRenderingStartsWith(e.username, p)) expect(literal.startsWith(p), `${e.username} → ${p}`).toBe(true);
+          for (const g of e.groups) expect(g).not.toContain('{{');
         }
         for (const r of doc.roles) expect(roleArnProblem(r.rolearn)).toBeUndefined();
         for (const u of doc.users) expect(userArnProblem(u.userarn)).toBeUndefined();
@@ -86,6 +92,31 @@ describe('parsing a mappings document (properties)', () => {
         expect(again.users.map((u) => key(u, u.userarn)).sort()).toEqual(doc.users.map((u) => key(u, u.userarn)).sort());
       }),
       { numRuns: 100 },
+    );
+  });
+});
+
+describe('templates in a mappings document (properties)', () => {
+  it('keep a reserved prefix only where the literal text has it; a refusal names the entry and what it can render', () => {
+    const input = fc.tuple(validMappingsDoc, templatedName, fc.boolean()).filter(([doc, , inRoles]) => (inRoles ? doc.roles : doc.users).length > 0);
+    fc.assert(
+      fc.property(input, ([doc, username, inRoles]) => {
+        const list = inRoles ? doc.roles : doc.users;
+        const first = list[0];
+        if (first) first.username = username;
+        const read = outcome(() => parseMappingsDocument(JSON.stringify(doc), 'm.json'));
+        const literal = username.split('{{')[0] ?? '';
+        const chosenReserved = RESERVED_PREFIXES.some((p) => someRenderingStartsWith(username, p) && !literal.startsWith(p));
+        if ('value' in read) {
+          expect(chosenReserved, `${username} was accepted`).toBe(false);
+          return;
+        }
+        expect(read.error).toBeInstanceOf(ConfigError);
+        // Long names are cut short in the message, so only their start is expected.
+        expect((read.error as Error).message).toContain(`${inRoles ? 'roles' : 'users'}[0].username: username ${JSON.stringify(username).slice(0, 40)}`);
+        if (chosenReserved) expect((read.error as Error).message).toMatch(/template before its first ":".*\(it can render "[^"]*:/);
+      }),
+      { numRuns: 200 },
     );
   });
 });

@@ -232,6 +232,17 @@ describe.each([
     ['an Amazon-reserved username', [tag('username', 'amazon:anything')], /"amazon:" usernames are reserved/],
     ['an IAM-reserved username', [tag('username', 'iam:anything')], /"iam:" usernames are reserved/],
     ['an unknown type', [tag('type', 'admin'), tag('username', 'a')], /unknown type "admin"/],
+    // The authenticator renders templates before using the name: the assumer (or, for a user, nobody) picks the session name.
+    ['a username a template turns into system:', [tag('username', '{{SessionName}}system:kube-controller-manager')],
+      /template before its first ":".*can render "system:kube-controller-manager"/],
+    ['a username whose prefix the session name picks', [tag('username', '{{SessionName}}:kube-scheduler')], /can render "system:kube-scheduler"/],
+    ['a username a template completes into system:', [tag('username', 'sys{{SessionName}}:x')], /can render "system:x"/],
+    ['a template that decides the prefix however harmless', [tag('username', 'x{{AccountID}}y:z')], /template before its first ":"/],
+    ['a templated system username', [tag('username', 'system:node:{{EC2PrivateDNSName}}')], /"system:" usernames are reserved/],
+    ['a templated EKS username', [tag('username', 'eks:{{SessionName}}')], /"eks:" usernames are reserved/],
+    ['a template in a group', [tag('username', 'a'), tag('groups', '{{SessionName}}:masters')], /groups: group name .* contains a template/],
+    ...['constructor', 'toString', '__proto__', 'hasOwnProperty', 'valueOf'].map((type): [string, Tag[], RegExp] =>
+      [`the type ${type}, a JavaScript prototype member`, [tag('type', type), tag('username', 'a')], new RegExp(`unknown type "${type}"`)]),
   ])('skips only the identity whose tags carry %s, with a warning naming it', async (_what, badTags, message) => {
     serve([role('Bad', badTags, { path: '/p/' }), role('Good', [tag('username', 'good')])]);
     const d = await scan(section);
@@ -239,6 +250,17 @@ describe.each([
     expect(d.warnings).toHaveLength(1);
     expect(d.warnings[0]).toMatchObject({ source: 'iam[0]', subject: 'arn:aws:iam::111122223333:role/p/Bad' });
     expect(d.warnings[0]?.message).toMatch(message);
+  });
+
+  it('maps a username of templates only, or with a template after a literal colon', async () => {
+    serve(
+      [role('Sso', [tag('username', '{{SessionName}}')]), role('Dev', [tag('username', 'dev:{{SessionName}}')])],
+      [user('u', [tag('username', 'user-{{AccountID}}')])],
+    );
+    const d = await scan(section);
+    expect(d.mappings.roles.map((r) => r.username)).toEqual(['dev:{{SessionName}}', '{{SessionName}}']);
+    expect(d.mappings.users.map((u) => u.username)).toEqual(['user-{{AccountID}}']);
+    expect(d.warnings).toEqual([]);
   });
 
   it('refuses a node type on a user', async () => {
