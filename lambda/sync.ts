@@ -2,8 +2,7 @@
  * The flow, top-down: config → scan every source → desired mappings → DescribeCluster → token →
  * read aws-auth → plan → write (with `commit`). The CLI and the Lambda handler both call `runSync`.
  */
-import { syncAwsAuth, type AwsAuthStore } from './apply.js';
-import type { PlannedEntry } from './awsauth.js';
+import { syncAwsAuth, type AwsAuthStore, type PlannedEntry } from './targets/awsauth/index.js';
 import { clientFactory, type ClientFactory } from './aws.js';
 import { callerIdentity, describeCluster, KubeClient, TokenProvider, type ClusterInfo } from './cluster/index.js';
 import type { Config } from './config.js';

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { syncAwsAuth, type AwsAuthStore } from '../lambda/apply.js';
-import { parseAwsAuth } from '../lambda/awsauth.js';
+import { parseAwsAuth, syncAwsAuth, type AwsAuthStore } from '../lambda/targets/awsauth/index.js';
 import type { ConfigMap } from '../lambda/configmap.js';
 import { ConflictRetriesExhaustedError, EmptySourcesGuardError, KubeConflictError, KubeForbiddenError, SelfLockoutGuardError } from '../lambda/errors.js';
 import type { DesiredState } from '../lambda/mappings.js';

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { syncAwsAuth } from '../lambda/apply.js';
-import { OWNED_ANNOTATION, ownershipMark, parseAwsAuth, planAwsAuth } from '../lambda/awsauth.js';
+import { OWNED_ANNOTATION, ownershipMark, parseAwsAuth, planAwsAuth, syncAwsAuth } from '../lambda/targets/awsauth/index.js';
 import { parseConfig, type SyncSettings } from '../lambda/config.js';
 import type { ConfigMap } from '../lambda/configmap.js';
 import { BrokenAwsAuthError } from '../lambda/errors.js';

@@ -10,7 +10,7 @@ import {
   renderList,
   type LiveAwsAuth,
   type PlanInput,
-} from '../lambda/awsauth.js';
+} from '../lambda/targets/awsauth/index.js';
 import type { SyncSettings } from '../lambda/config.js';
 import type { ConfigMap } from '../lambda/configmap.js';
 import {

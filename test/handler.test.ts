@@ -7,7 +7,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
-import type { PlannedEntry } from '../lambda/awsauth.js';
+import type { PlannedEntry } from '../lambda/targets/awsauth/index.js';
 import { parseConfig } from '../lambda/config.js';
 import { EksAuthSyncError, GuardRefusalError, InvalidInvocationError } from '../lambda/errors.js';
 import { createHandler, DEADLINE_SAFETY_MARGIN_MS, parseInvocation } from '../lambda/handler.js';
