@@ -105,18 +105,32 @@ export class PrincipalArnError extends EksAuthSyncError {
  */
 export class BrokenAwsAuthError extends GuardRefusalError {
   override name = 'BrokenAwsAuthError';
+  /**
+   * @param problem why the first YAML document of the value does not read; undefined when it
+   *   reads and only `laterDocumentLine` is wrong.
+   * @param laterDocumentLine where text after the value's first YAML document starts, if any.
+   */
   constructor(
     readonly key: string,
-    readonly problem: string,
+    readonly problem: string | undefined,
     readonly position?: { line: number; col: number },
+    readonly laterDocumentLine?: number,
   ) {
     const where = position ? ` at line ${position.line}, column ${position.col} of its value` : '';
+    const later =
+      laterDocumentLine === undefined
+        ? ''
+        : `holds more than one YAML document (the second starts at line ${laterDocumentLine} of its value). The ` +
+          `authenticator reads only the first, so the entries from line ${laterDocumentLine} on have never been in force`;
+    const what =
+      problem === undefined
+        ? `aws-auth data key "${key}" ${later}; eks-auth-sync will not write over it, as a rewrite would either drop those lines or switch them on.`
+        : `aws-auth data key "${key}" is broken${where}: ${problem}. The authenticator ignores every entry under "${key}" ` +
+          `while it is broken, so eks-auth-sync will not write over it.${later === '' ? '' : ` It also ${later}.`}`;
     super(
-      `aws-auth data key "${key}" is broken${where}: ${problem}. The authenticator ignores every ` +
-        `entry under "${key}" while it is broken, so eks-auth-sync will not write over it. Fix it by ` +
-        `hand (kubectl -n kube-system edit configmap aws-auth), then run again; or set ` +
-        `sync.repairBrokenAwsAuth: true to rewrite it from the entries that can be read (a dry run ` +
-        `lists what would be dropped).`,
+      `${what} Fix it by hand (kubectl -n kube-system edit configmap aws-auth), then run again; or set ` +
+        `sync.repairBrokenAwsAuth: true to rewrite it from the entries of its first document that can be read ` +
+        `(the rest is dropped, never switched on; a dry run lists what would be dropped).`,
     );
   }
 }

@@ -360,3 +360,51 @@ describe('round trips (properties)', () => {
     );
   });
 });
+
+// Each rule below is pinned to aws-iam-authenticator's pkg/mapper/configmap/configmap.go at
+// commit 81b1daba (the mirror is not in CI, so the rule is restated here).
+describe('reading aws-auth as aws-iam-authenticator does (pkg/mapper/configmap/configmap.go)', () => {
+  // isSkippable: strings.TrimSpace(data) is "", "``", "\"\"" or "''" → ParseMap skips the key.
+  it.each([['""'], ["''"], ['``'], ['  ""\n'], ['\u00a0\'\'\t']])('isSkippable: reads the value %j as no entries, not as broken', (value) => {
+    const live = parseAwsAuth(configMap({ mapRoles: value, mapUsers: BREAK_GLASS }));
+    expect(live.roles).toEqual([]);
+    expect(live.users.map((e) => e.arn)).toEqual([user('break-glass')]);
+    const next = plan(desired([DEV]), configMap({ mapRoles: value })).next;
+    expect(parseAwsAuth(next).roles.map((e) => e.arn)).toEqual([role('dev')]);
+  });
+
+  it('isSkippable: still refuses a single backtick, which is not one of its exact values and does not parse', () => {
+    expect(() => parseAwsAuth(configMap({ mapRoles: '`' }))).toThrow(BrokenAwsAuthError);
+  });
+
+  // ParseMap: utilyaml.ToJSON fails on a map key JSON cannot hold (sigs.k8s.io/yaml converts only
+  // string, number and boolean keys), and the whole data key's entries are dropped.
+  it.each([
+    ['a null key (~) in an entry', `${NODE_ENTRY}- rolearn: ${role('x')}\n  username: x\n  ~: x\n`, /line 8, column 3/],
+    ['a null key nested in an unknown field', `${NODE_ENTRY}- rolearn: ${role('x')}\n  sso:\n    null: x\n`, /line 8, column 5/],
+    ['a list as a key', `${NODE_ENTRY}- rolearn: ${role('x')}\n  [a]: x\n`, /line 7, column 3/],
+  ])('ParseMap: treats %s as breaking every entry of that data key', (_, mapRoles, where) => {
+    const read = () => parseAwsAuth(configMap({ mapRoles }));
+    expect(read).toThrow(BrokenAwsAuthError);
+    expect(read).toThrow(/"mapRoles" is broken/);
+    expect(read).toThrow(where);
+  });
+
+  it('ParseMap: repair drops the entry holding a null key and keeps the rest', () => {
+    const live = parseAwsAuth(configMap({ mapRoles: `${NODE_ENTRY}- rolearn: ${role('x')}\n  ~: x\n` }), { repair: true });
+    expect(live.roles.map((e) => e.arn)).toEqual([NODE_ROLE]);
+    expect(live.repaired[0]?.dropped).toMatchObject([{ firstLine: 6, problem: expect.stringMatching(/null/) }]);
+  });
+
+  // ParseMap → utilyaml.ToJSON → yaml.v2 Unmarshal, which decodes the first document only.
+  it('ParseMap: refuses a value of several YAML documents, saying only the first is read rather than that every entry is ignored', () => {
+    const read = () => parseAwsAuth(configMap({ mapRoles: `${NODE_ENTRY}---\n${BREAK_GLASS.replace('userarn', 'rolearn')}` }));
+    expect(read).toThrow(BrokenAwsAuthError);
+    expect(read).toThrow(/more than one YAML document \(the second starts at line 6 of its value\)\. The authenticator reads only the first, so the entries from line 6 on have never been in force/);
+    expect(read).toThrow(expect.objectContaining({ message: expect.not.stringMatching(/ignores every entry/) }));
+  });
+
+  it('ParseMap: reads a value with a leading document marker or a trailing end marker as one document', () => {
+    expect(parseAwsAuth(configMap({ mapRoles: `---\n${NODE_ENTRY}...\n# end\n` })).roles.map((e) => e.arn)).toEqual([NODE_ROLE]);
+  });
+});

@@ -10,7 +10,7 @@ import type { ConfigMap } from '../../configmap.js';
 import { BrokenAwsAuthError } from '../../errors.js';
 import { arnKey, type Warning } from '../../mappings.js';
 import { repairWarnings, salvageList } from './repair.js';
-import { isRecord, readList } from './yaml.js';
+import { isRecord, readList, splitFirstDocument, type LaterDocuments } from './yaml.js';
 
 export type EntryKind = 'role' | 'user';
 
@@ -138,6 +138,30 @@ function readOwnedMarks(cm: ConfigMap, warnings: Warning[]): Set<string> {
 }
 
 /**
+ * Whether the authenticator reads a value as no entries without parsing it: blank, or an empty
+ * quoted string. Pinned to `isSkippable` in aws-iam-authenticator's pkg/mapper/configmap/configmap.go,
+ * which trims with Go's `strings.TrimSpace` (Unicode White_Space) and accepts exactly these.
+ */
+function isSkippable(text: string): boolean {
+  const trimmed = text.replace(/^\p{White_Space}+|\p{White_Space}+$/gu, '');
+  return trimmed === '' || trimmed === '``' || trimmed === '""' || trimmed === "''";
+}
+
+/** What of the text after a value's first YAML document a repair drops. */
+function laterDocumentsDropped(key: RepairedKey['key'], later: LaterDocuments): DroppedChunk {
+  const lines = later.text.split('\n');
+  let last = lines.length;
+  while (last > 1 && (lines[last - 1] ?? '').trim() === '') last--;
+  return {
+    key,
+    firstLine: later.firstLine,
+    lastLine: later.firstLine + last - 1,
+    problem: 'after the first YAML document, which is all the authenticator reads: these entries have never been in force',
+    text: lines.slice(0, last).join('\n'),
+  };
+}
+
+/**
  * Parses the live aws-auth (null when it does not exist). Every other data key, `mapAccounts`,
  * labels and annotations stay in `configMap` untouched.
  *
@@ -152,17 +176,26 @@ export function parseAwsAuth(cm: ConfigMap | null, options: ReadOptions = {}): L
   for (const kind of KINDS) {
     const key = LIST_KEY[kind];
     const text = cm.data?.[key];
-    if (text === undefined) continue;
-    let read = readList(text);
-    if ('problem' in read) {
-      const where = read.position ? ` at line ${read.position.line}, column ${read.position.col}` : '';
-      if (!options.repair) throw new BrokenAwsAuthError(key, read.problem, read.position);
-      const salvaged = salvageList(key, text);
-      repaired.push({ kind, key, problem: `${read.problem}${where}`, dropped: salvaged.dropped });
-      warnings.push(...repairWarnings(key, `${read.problem}${where}`, salvaged));
-      read = salvaged;
+    if (text === undefined || isSkippable(text)) continue;
+    const { first, later } = splitFirstDocument(text);
+    const read = readList(first);
+    let items: unknown[];
+    if ('problem' in read || later) {
+      const broken = 'problem' in read ? read : undefined;
+      if (!options.repair) throw new BrokenAwsAuthError(key, broken?.problem, broken?.position, later?.firstLine);
+      const salvaged = 'items' in read ? { items: read.items, dropped: [] } : salvageList(key, first);
+      if (later) salvaged.dropped.push(laterDocumentsDropped(key, later));
+      const why = [
+        ...(broken ? [`${broken.problem}${broken.position ? ` at line ${broken.position.line}, column ${broken.position.col}` : ''}`] : []),
+        ...(later ? [`a second YAML document starts at line ${later.firstLine}`] : []),
+      ].join('; ');
+      repaired.push({ kind, key, problem: why, dropped: salvaged.dropped });
+      warnings.push(...repairWarnings(key, why, salvaged));
+      items = salvaged.items;
+    } else {
+      items = read.items;
     }
-    lists[kind] = read.items.map((raw) => toLiveEntry(kind, raw));
+    lists[kind] = items.map((raw) => toLiveEntry(kind, raw));
   }
   return { configMap: cm, roles: lists.role, users: lists.user, ownedMarks: readOwnedMarks(cm, warnings), repaired, warnings };
 }

@@ -3,7 +3,7 @@
  * (Go's yaml.v2, so `yes` is a boolean), duplicate keys allowed, merge keys honoured. Shared by
  * parsing, repair and the round-trip check, so all three read a list the same way.
  */
-import { parseDocument, type DocumentOptions, type ParseOptions, type SchemaOptions } from 'yaml';
+import { isAlias, isCollection, isScalar, LineCounter, parseDocument, visit, type Document, type DocumentOptions, type ParseOptions, type SchemaOptions } from 'yaml';
 import { yamlNestingProblem } from '../../yaml-limits.js';
 
 // Go's yaml.v2 (used by the authenticator) reads YAML 1.1; the exotic 1.1 types it would not turn
@@ -25,7 +25,8 @@ export type ListRead = { items: unknown[] } | { problem: string; position?: { li
 export function readList(text: string): ListRead {
   const tooDeep = yamlNestingProblem(text);
   if (tooDeep) return { problem: tooDeep };
-  const doc = parseDocument(text, YAML_READ);
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { ...YAML_READ, lineCounter });
   const error = doc.errors[0];
   if (error) {
     const pos = error.linePos?.[0];
@@ -33,6 +34,8 @@ export function readList(text: string): ListRead {
     const problem = (error.message.split('\n')[0] ?? error.code).replace(/ at line \d+, column \d+:?$/, '');
     return { problem, ...(pos ? { position: pos } : {}) };
   }
+  const badKey = unconvertibleKey(doc, lineCounter);
+  if (badKey) return badKey;
   let value: unknown;
   try {
     value = doc.toJS({ maxAliasCount: 100 });
@@ -42,6 +45,61 @@ export function readList(text: string): ListRead {
   if (value === null || value === undefined) return { items: [] };
   if (!Array.isArray(value)) return { problem: `expected a YAML list, found ${typeof value === 'object' ? 'a mapping' : `a ${typeof value}`}` };
   return { items: value };
+}
+
+/**
+ * A mapping key that the authenticator cannot turn into JSON: null (`~`, `null`, empty) or a list
+ * or mapping. aws-iam-authenticator's `ParseMap` (pkg/mapper/configmap/configmap.go) converts the
+ * value with `utilyaml.ToJSON`, whose YAML-to-JSON conversion (sigs.k8s.io/yaml) accepts only
+ * string, number and boolean keys and fails otherwise; `ParseMap` then drops every entry of the
+ * data key. So such a key anywhere in the value makes it broken, not just the item holding it.
+ */
+function unconvertibleKey(doc: Document, lineCounter: LineCounter): { problem: string; position?: { line: number; col: number } } | undefined {
+  let found: { problem: string; position?: { line: number; col: number } } | undefined;
+  visit(doc, {
+    Pair: (_, pair) => {
+      const key = isAlias(pair.key) ? pair.key.resolve(doc) : pair.key;
+      const what = key === null || key === undefined || (isScalar(key) && key.value === null) ? 'null' : isCollection(key) ? 'a list or mapping' : undefined;
+      if (what === undefined) return undefined;
+      const offset = isScalar(key) || isCollection(key) ? key.range?.[0] : undefined;
+      found = { problem: `a mapping key is ${what}, which the authenticator cannot convert to JSON`, ...(offset === undefined ? {} : { position: lineCounter.linePos(offset) }) };
+      return visit.BREAK;
+    },
+  });
+  return found;
+}
+
+// `---` starts a YAML document and `...` ends one, at the start of a line.
+const DOCUMENT_START = /^---(?:[ \t]|$)/;
+const DOCUMENT_END = /^\.\.\.(?:[ \t]|$)/;
+
+/** Where a value's first YAML document ends, when more text with content follows it. */
+export interface LaterDocuments {
+  /** 1-based line of the value where the text after the first document starts. */
+  firstLine: number;
+  text: string;
+}
+
+/**
+ * Splits a value after its first YAML document. The authenticator reads only that one (`ParseMap`
+ * converts the value with `utilyaml.ToJSON`, which unmarshals with yaml.v2's `Unmarshal`, and that
+ * decodes the first document of its input), so entries in later documents have never been in force.
+ */
+export function splitFirstDocument(text: string): { first: string; later?: LaterDocuments } {
+  const lines = text.split('\n');
+  let started = false;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] ?? '';
+    const ends = DOCUMENT_END.test(line) || (DOCUMENT_START.test(line) && started);
+    if (ends) {
+      const rest = lines.slice(i);
+      const hasContent = rest.some((l) => !DOCUMENT_START.test(l) && !DOCUMENT_END.test(l) && !/^\s*(?:#.*)?$/.test(l));
+      if (!hasContent) return { first: text };
+      return { first: lines.slice(0, i).join('\n'), later: { firstLine: i + 1, text: rest.join('\n') } };
+    }
+    if (DOCUMENT_START.test(line) || !/^\s*(?:#.*)?$|^%/.test(line)) started = true;
+  }
+  return { first: text };
 }
 
 /** Whether a parsed value is a mapping. */
