@@ -60,7 +60,7 @@ export class KubeConnectionError extends EksAuthSyncError {
 }
 
 /**
- * A safety guard refused a write (too many removals, an empty result, self-lockout, …). The
+ * A safety guard refused a write (too many removals, an empty result, a broken aws-auth, …). The
  * run fails so the operator sees it; each guard's error extends this class, so the Lambda
  * counts every refusal in its GuardRefusals metric.
  */
@@ -148,32 +148,22 @@ export class EmptySourcesGuardError extends GuardRefusalError {
   }
 }
 
-/** The plan would remove or alter the mapping of the identity eks-auth-sync authenticates as. */
-export class SelfLockoutGuardError extends GuardRefusalError {
-  override name = 'SelfLockoutGuardError';
-  constructor(
-    readonly arn: string,
-    readonly change: string,
-  ) {
-    super(
-      `The plan would ${change} the aws-auth entry for ${arn}, the identity eks-auth-sync is running ` +
-        `as; it would lock itself out of the cluster. aws-auth was not changed. Make the sources ` +
-        `produce that entry unchanged, or run eks-auth-sync as a different identity.`,
-    );
-  }
-}
-
-/** The plan would remove more entries than `maxRemovals` allows in one run. */
+/**
+ * The plan would remove more entries than `maxRemovals` allows in one run; overwriting an entry
+ * eks-auth-sync did not write counts as removing it.
+ */
 export class MaxRemovalsGuardError extends GuardRefusalError {
   override name = 'MaxRemovalsGuardError';
   constructor(
     readonly count: number,
     readonly limit: number,
     readonly firstArns: readonly string[],
+    readonly overwritten = 0,
   ) {
     const more = count > firstArns.length ? `, and ${count - firstArns.length} more` : '';
+    const counting = overwritten === 0 ? '' : ` (counting ${overwritten} entr${overwritten === 1 ? 'y' : 'ies'} eks-auth-sync did not write, which a source changes)`;
     super(
-      `The plan would remove ${count} aws-auth entries, more than the limit of ${limit} per run ` +
+      `The plan would remove ${count} aws-auth entries${counting}, more than the limit of ${limit} per run ` +
         `(${firstArns.join(', ')}${more}). aws-auth was not changed. Check that the sources are ` +
         `complete; if the removals are intended, raise sync.maxRemovals in the config.`,
     );

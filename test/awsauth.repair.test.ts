@@ -68,7 +68,7 @@ describe('repairing a broken aws-auth (sync.repairBrokenAwsAuth)', () => {
 
   it('rewrites a broken key even when the readable entries are already as desired', () => {
     const text = `${NODE}- rolearn: [unclosed\n`;
-    const plan = planAwsAuth({ desired: { mappings: { roles: [], users: [] }, sourceOf: new Map(), warnings: [] }, live: parseAwsAuth(configMap({ mapRoles: text }), { repair: true }), settings: MERGE });
+    const plan = planAwsAuth({ desired: { mappings: { roles: [], users: [] }, sourceOf: new Map(), fromTags: new Set(), warnings: [] }, live: parseAwsAuth(configMap({ mapRoles: text }), { repair: true }), settings: MERGE });
     expect(plan.added).toEqual([]);
     expect(parseAwsAuth(plan.next).roles.map((e) => e.arn)).toEqual([role('node')]);
     expect(plan.dropped.map((d) => [d.firstLine, d.lastLine])).toEqual([[6, 6]]);

@@ -63,6 +63,9 @@ const report: SyncReport = {
     added: [entry('arn:aws:iam::111122223333:role/new', 'new')],
     removed: [entry('arn:aws:iam::111122223333:role/gone', 'gone'), entry('arn:aws:iam::111122223333:role/old', 'old')],
     changed: [{ before: entry('arn:aws:iam::111122223333:role/c', 'c'), after: entry('arn:aws:iam::111122223333:role/c', 'c2') }],
+    keptAgainstTags: [],
+    selfEntryKept: null,
+    ownershipRecordMissing: false,
   },
   warnings: [{ source: 'iam[1]', subject: 'arn:aws:iam::111122223333:role/bad', message: 'empty username tag' }],
 };
@@ -196,8 +199,20 @@ describe('the handler', () => {
       EntriesAdded: 1,
       EntriesRemoved: 2,
       EntriesChanged: 1,
+      SelfEntryKept: 0,
+      OwnershipRecordMissing: 0,
+      ForeignEntriesKept: 0,
       DurationMs: 250,
     });
+  });
+
+  test('metrics count a kept self entry, a missing ownership record and foreign entries kept against tags', async () => {
+    const node = entry('arn:aws:iam::111122223333:role/node', 'system:node:{{EC2PrivateDNSName}}');
+    if (!report.change) throw new Error('the fixture report has a change');
+    const change = { ...report.change, selfEntryKept: entry('arn:aws:iam::111122223333:role/deployer', 'deployer'), ownershipRecordMissing: true, keptAgainstTags: [node] };
+    const { handler, emitted } = setup(() => Promise.resolve({ ...report, change }));
+    await handler(SCHEDULED_EVENT, lambdaContext(60_000));
+    expect(metricValues(emitted)).toMatchObject({ SelfEntryKept: 1, OwnershipRecordMissing: 1, ForeignEntriesKept: 1 });
   });
 
   test('a run that did not reach the cluster reports no change and zero changed entries', async () => {
