@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { STSClient } from '@aws-sdk/client-sts';
 import type { AwsCredentialIdentity } from '@smithy/types';
-import type { PlannedEntry } from './awsauth.js';
+import type { PlannedEntry } from './targets/awsauth/index.js';
 import { execCredential, presignToken } from './cluster/token.js';
 import { loadConfig } from './config.js';
 import { EksAuthSyncError } from './errors.js';

@@ -60,7 +60,7 @@ export class KubeConnectionError extends EksAuthSyncError {
 }
 
 /**
- * A safety guard refused a write (too many removals, an empty result, self-lockout, …). The
+ * A safety guard refused a write (too many removals, an empty result, a broken aws-auth, …). The
  * run fails so the operator sees it; each guard's error extends this class, so the Lambda
  * counts every refusal in its GuardRefusals metric.
  */
@@ -110,18 +110,32 @@ export class PrincipalArnError extends EksAuthSyncError {
  */
 export class BrokenAwsAuthError extends GuardRefusalError {
   override name = 'BrokenAwsAuthError';
+  /**
+   * @param problem why the first YAML document of the value does not read; undefined when it
+   *   reads and only `laterDocumentLine` is wrong.
+   * @param laterDocumentLine where text after the value's first YAML document starts, if any.
+   */
   constructor(
     readonly key: string,
-    readonly problem: string,
+    readonly problem: string | undefined,
     readonly position?: { line: number; col: number },
+    readonly laterDocumentLine?: number,
   ) {
     const where = position ? ` at line ${position.line}, column ${position.col} of its value` : '';
+    const later =
+      laterDocumentLine === undefined
+        ? ''
+        : `holds more than one YAML document (the second starts at line ${laterDocumentLine} of its value). The ` +
+          `authenticator reads only the first, so the entries from line ${laterDocumentLine} on have never been in force`;
+    const what =
+      problem === undefined
+        ? `aws-auth data key "${key}" ${later}; eks-auth-sync will not write over it, as a rewrite would either drop those lines or switch them on.`
+        : `aws-auth data key "${key}" is broken${where}: ${problem}. The authenticator ignores every entry under "${key}" ` +
+          `while it is broken, so eks-auth-sync will not write over it.${later === '' ? '' : ` It also ${later}.`}`;
     super(
-      `aws-auth data key "${key}" is broken${where}: ${problem}. The authenticator ignores every ` +
-        `entry under "${key}" while it is broken, so eks-auth-sync will not write over it. Fix it by ` +
-        `hand (kubectl -n kube-system edit configmap aws-auth), then run again; or set ` +
-        `sync.repairBrokenAwsAuth: true to rewrite it from the entries that can be read (a dry run ` +
-        `lists what would be dropped).`,
+      `${what} Fix it by hand (kubectl -n kube-system edit configmap aws-auth), then run again; or set ` +
+        `sync.repairBrokenAwsAuth: true to rewrite it from the entries of its first document that can be read ` +
+        `(the rest is dropped, never switched on; a dry run lists what would be dropped).`,
     );
   }
 }
@@ -139,32 +153,22 @@ export class EmptySourcesGuardError extends GuardRefusalError {
   }
 }
 
-/** The plan would remove or alter the mapping of the identity eks-auth-sync authenticates as. */
-export class SelfLockoutGuardError extends GuardRefusalError {
-  override name = 'SelfLockoutGuardError';
-  constructor(
-    readonly arn: string,
-    readonly change: string,
-  ) {
-    super(
-      `The plan would ${change} the aws-auth entry for ${arn}, the identity eks-auth-sync is running ` +
-        `as; it would lock itself out of the cluster. aws-auth was not changed. Make the sources ` +
-        `produce that entry unchanged, or run eks-auth-sync as a different identity.`,
-    );
-  }
-}
-
-/** The plan would remove more entries than `maxRemovals` allows in one run. */
+/**
+ * The plan would remove more entries than `maxRemovals` allows in one run; overwriting an entry
+ * eks-auth-sync did not write counts as removing it.
+ */
 export class MaxRemovalsGuardError extends GuardRefusalError {
   override name = 'MaxRemovalsGuardError';
   constructor(
     readonly count: number,
     readonly limit: number,
     readonly firstArns: readonly string[],
+    readonly overwritten = 0,
   ) {
     const more = count > firstArns.length ? `, and ${count - firstArns.length} more` : '';
+    const counting = overwritten === 0 ? '' : ` (counting ${overwritten} entr${overwritten === 1 ? 'y' : 'ies'} eks-auth-sync did not write, which a source changes)`;
     super(
-      `The plan would remove ${count} aws-auth entries, more than the limit of ${limit} per run ` +
+      `The plan would remove ${count} aws-auth entries${counting}, more than the limit of ${limit} per run ` +
         `(${firstArns.join(', ')}${more}). aws-auth was not changed. Check that the sources are ` +
         `complete; if the removals are intended, raise sync.maxRemovals in the config.`,
     );

@@ -118,6 +118,9 @@ export function createHandler(deps: HandlerDeps): LambdaHandler {
       metrics.addMetric('EntriesRemoved', MetricUnit.Count, report.change?.removed.length ?? 0);
       metrics.addMetric('EntriesChanged', MetricUnit.Count, report.change?.changed.length ?? 0);
       if (invocation.trigger === 'schedule') metrics.addMetric(METRIC.scheduledRunSucceeded, MetricUnit.Count, 1);
+      metrics.addMetric('SelfEntryKept', MetricUnit.Count, report.change?.selfEntryKept ? 1 : 0);
+      metrics.addMetric('OwnershipRecordMissing', MetricUnit.Count, report.change?.ownershipRecordMissing ? 1 : 0);
+      metrics.addMetric('ForeignEntriesKept', MetricUnit.Count, report.change?.keptAgainstTags.length ?? 0);
       logger.info(summary(report), { ...response });
       return response;
     } catch (error) {

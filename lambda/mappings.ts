@@ -40,10 +40,19 @@ export interface Warning {
   message: string;
 }
 
+/**
+ * How far a source is trusted, by its type. `operator`: static, file and SSM sources, written by
+ * whoever runs the tool; they may change any entry. `tags`: IAM tags, which anyone allowed to tag
+ * an identity writes; they may not rewrite an aws-auth entry eks-auth-sync does not own.
+ */
+export type SourceTrust = 'operator' | 'tags';
+
 /** What one scanner found. */
 export interface ScanResult {
   /** The scanner's display name: its `name`, else `<type>[<index>]`, e.g. `iam[2]`. */
   source: string;
+  /** Set by `runScanners` from the scanner's type, never from its name. */
+  trust: SourceTrust;
   mappings: Mappings;
   warnings: Warning[];
 }
@@ -61,6 +70,8 @@ export interface DesiredState {
   mappings: Mappings;
   /** `arnKey(arn)` → the display name of the scanner that produced the entry. */
   sourceOf: ReadonlyMap<string, string>;
+  /** `arnKey(arn)` of every entry that came from a `tags` source (see `SourceTrust`). */
+  fromTags: ReadonlySet<string>;
   warnings: Warning[];
 }
 
@@ -288,11 +299,12 @@ function sameEntry(a: { username: string; groups: string[] }, b: { username: str
 export function mergeScanResults(results: readonly ScanResult[]): DesiredState {
   const warnings: Warning[] = results.flatMap((r) => r.warnings);
   const sourceOf = new Map<string, string>();
+  const fromTags = new Set<string>();
   const users = new Map<string, UserMapping>();
   const roles = new Map<string, RoleMapping>();
 
   const add = <T extends { username: string; groups: string[] }>(
-    into: Map<string, T>, arn: string, entry: T, source: string,
+    into: Map<string, T>, arn: string, entry: T, { source, trust }: ScanResult,
   ): void => {
     const key = arnKey(arn);
     const kept = into.get(key);
@@ -305,11 +317,12 @@ export function mergeScanResults(results: readonly ScanResult[]): DesiredState {
     }
     into.set(key, entry);
     sourceOf.set(key, source);
+    if (trust === 'tags') fromTags.add(key);
   };
 
   for (const r of results) {
     for (const u of r.mappings.users) {
-      add(users, u.userarn, { userarn: u.userarn, username: u.username, groups: uniq(u.groups) }, r.source);
+      add(users, u.userarn, { userarn: u.userarn, username: u.username, groups: uniq(u.groups) }, r);
     }
     for (const role of r.mappings.roles) {
       const canonical = canonicalRoleArn(role.rolearn);
@@ -320,7 +333,7 @@ export function mergeScanResults(results: readonly ScanResult[]): DesiredState {
           message: `role ARN has an IAM path, which the authenticator never matches; written as ${canonical}`,
         });
       }
-      add(roles, canonical, { rolearn: canonical, username: role.username, groups: uniq(role.groups) }, r.source);
+      add(roles, canonical, { rolearn: canonical, username: role.username, groups: uniq(role.groups) }, r);
     }
   }
   return {
@@ -329,6 +342,7 @@ export function mergeScanResults(results: readonly ScanResult[]): DesiredState {
       roles: [...roles.values()].sort(byArn((r) => r.rolearn)),
     },
     sourceOf,
+    fromTags,
     warnings,
   };
 }

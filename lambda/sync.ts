@@ -2,8 +2,7 @@
  * The flow, top-down: config → scan every source → desired mappings → DescribeCluster → token →
  * read aws-auth → plan → write (with `commit`). The CLI and the Lambda handler both call `runSync`.
  */
-import { syncAwsAuth, type AwsAuthStore } from './apply.js';
-import type { PlannedEntry } from './awsauth.js';
+import { syncAwsAuth, type AwsAuthStore, type PlannedEntry } from './targets/awsauth/index.js';
 import { clientFactory, type ClientFactory } from './aws.js';
 import { callerIdentity, describeCluster, KubeClient, TokenProvider, type ClusterInfo } from './cluster/index.js';
 import type { Config } from './config.js';
@@ -39,6 +38,18 @@ export interface Change {
   unchanged: number;
   /** Entries eks-auth-sync does not manage, kept as they are. */
   keptForeign: number;
+  /** Entries it does not own that IAM tags would rewrite, kept as they are (metric ForeignEntriesKept). */
+  keptAgainstTags: PlannedEntry[];
+  /**
+   * The entry of the identity eks-auth-sync runs as, which the sources no longer produce as it
+   * is: kept as it is, the rest applied (metric SelfEntryKept). null when the sources produce it.
+   */
+  selfEntryKept: PlannedEntry | null;
+  /**
+   * aws-auth lacks the ownership annotation yet holds entries identical to the sources' output:
+   * the record was probably lost, so no revocation would ever be applied (metric OwnershipRecordMissing).
+   */
+  ownershipRecordMissing: boolean;
 }
 
 export interface SyncReport {
@@ -115,6 +126,9 @@ export async function runSync(options: RunOptions): Promise<SyncReport> {
     changed: plan.changed,
     unchanged: plan.unchangedCount,
     keptForeign: plan.keptForeignCount,
+    keptAgainstTags: plan.keptAgainstTags,
+    selfEntryKept: plan.selfEntryKept,
+    ownershipRecordMissing: plan.ownershipRecordMissing,
   };
   report.committed = result.committed;
   report.created = result.created;

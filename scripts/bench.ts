@@ -141,7 +141,7 @@ const REFERENCE_ENTRIES = {
 export { SSMClient, GetParameterCommand } from '@aws-sdk/client-ssm';
 export { STSClient, GetCallerIdentityCommand } from '@aws-sdk/client-sts';`,
   floor: `export * as config from './lambda/config.js';
-export * as awsauth from './lambda/awsauth.js';
+export * as awsauth from './lambda/targets/awsauth/index.js';
 export * as mappings from './lambda/mappings.js';
 export * as token from './lambda/cluster/token.js';
 export * as kube from './lambda/cluster/kube.js';`,

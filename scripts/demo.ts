@@ -6,7 +6,7 @@
  * Exits non-zero if any step does not behave as described.
  */
 import type { HandlerResponse } from '../lambda/handler.js';
-import type { PlannedEntry } from '../lambda/awsauth.js';
+import type { PlannedEntry } from '../lambda/targets/awsauth/index.js';
 import { buildBundle, invokeBundle, type Bundle, type Invocation } from '../test/support/bundle.js';
 import { DEMO_CONFIG, startEnvironment, type Environment } from '../test/support/environment.js';
 import { SCHEDULED_EVENT } from '../test/support/events.js';

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { syncAwsAuth, type AwsAuthStore } from '../lambda/apply.js';
-import { parseAwsAuth } from '../lambda/awsauth.js';
+import { parseAwsAuth, syncAwsAuth, type AwsAuthStore } from '../lambda/targets/awsauth/index.js';
 import type { ConfigMap } from '../lambda/configmap.js';
-import { ConflictRetriesExhaustedError, EmptySourcesGuardError, KubeConflictError, KubeForbiddenError, SelfLockoutGuardError } from '../lambda/errors.js';
+import { ConflictRetriesExhaustedError, EmptySourcesGuardError, KubeConflictError, KubeForbiddenError } from '../lambda/errors.js';
 import type { DesiredState } from '../lambda/mappings.js';
 import { MERGE_SETTINGS as SETTINGS, awsAuthMap, desiredState, nodeRoleEntry, role } from './support/awsauth-fixtures.js';
 import { MemoryAwsAuthStore } from './support/memory-store.js';
@@ -127,10 +126,22 @@ describe('syncAwsAuth', () => {
     const store = new MemoryAwsAuthStore(awsAuth(NODE_ENTRY));
     await syncAwsAuth({ store, desired: desired('dev', 'deployer'), settings: SETTINGS, commit: true });
     const before = store.current;
-    const self = { arn: 'arn:aws:sts::111122223333:assumed-role/deployer/s', canonicalArn: role('deployer') };
-    await expect(syncAwsAuth({ store, desired: desired('dev'), settings: SETTINGS, self, commit: true })).rejects.toThrow(SelfLockoutGuardError);
     await expect(syncAwsAuth({ store, desired: desired(), settings: SETTINGS, commit: true })).rejects.toThrow(EmptySourcesGuardError);
     expect(store.current).toEqual(before);
+  });
+
+  it('keeps its own entry when the sources drop it: a dry run shows it and writes nothing, a commit applies the rest', async () => {
+    const store = new MemoryAwsAuthStore(awsAuth(NODE_ENTRY));
+    await syncAwsAuth({ store, desired: desired('dev', 'deployer', 'leaver'), settings: SETTINGS, commit: true });
+    const before = store.current;
+    const self = { arn: 'arn:aws:sts::111122223333:assumed-role/deployer/s', canonicalArn: role('deployer') };
+    const dry = await syncAwsAuth({ store, desired: desired('dev'), settings: SETTINGS, self, commit: false });
+    expect(dry.plan.selfEntryKept?.arn).toBe(role('deployer'));
+    expect(dry.plan.removed.map((e) => e.arn)).toEqual([role('leaver')]);
+    expect(store.current).toEqual(before);
+    const result = await syncAwsAuth({ store, desired: desired('dev'), settings: SETTINGS, self, commit: true });
+    expect(result.committed).toBe(true);
+    expect(roleArns(store.current)).toEqual([role('eks-node'), role('deployer'), role('dev')]);
   });
 
   it('stops before the write when beforeWrite throws (the Lambda deadline is near)', async () => {

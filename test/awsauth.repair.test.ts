@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { syncAwsAuth } from '../lambda/apply.js';
-import { OWNED_ANNOTATION, ownershipMark, parseAwsAuth, planAwsAuth } from '../lambda/awsauth.js';
+import { OWNED_ANNOTATION, ownershipMark, parseAwsAuth, planAwsAuth, syncAwsAuth } from '../lambda/targets/awsauth/index.js';
 import { parseConfig, type SyncSettings } from '../lambda/config.js';
 import type { ConfigMap } from '../lambda/configmap.js';
 import { BrokenAwsAuthError } from '../lambda/errors.js';
@@ -69,20 +68,33 @@ describe('repairing a broken aws-auth (sync.repairBrokenAwsAuth)', () => {
 
   it('rewrites a broken key even when the readable entries are already as desired', () => {
     const text = `${NODE}- rolearn: [unclosed\n`;
-    const plan = planAwsAuth({ desired: { mappings: { roles: [], users: [] }, sourceOf: new Map(), warnings: [] }, live: parseAwsAuth(configMap({ mapRoles: text }), { repair: true }), settings: MERGE });
+    const plan = planAwsAuth({ desired: { mappings: { roles: [], users: [] }, sourceOf: new Map(), fromTags: new Set(), warnings: [] }, live: parseAwsAuth(configMap({ mapRoles: text }), { repair: true }), settings: MERGE });
     expect(plan.added).toEqual([]);
     expect(parseAwsAuth(plan.next).roles.map((e) => e.arn)).toEqual([role('node')]);
     expect(plan.dropped.map((d) => [d.firstLine, d.lastLine])).toEqual([[6, 6]]);
   });
 
-  it('reads every part of a value split into YAML documents or indented by two spaces', () => {
+  it('reads every part of a value indented by two spaces', () => {
     const indented = (NODE + ADMIN).replace(/^/gm, '  ').trimEnd() + '\n  - rolearn: "unterminated\n';
-    const documents = `${NODE}---\n${ADMIN}---\n- {broken\n`;
-    for (const text of [indented, documents]) {
-      const live = parseAwsAuth(configMap({ mapRoles: text }), { repair: true });
-      expect(live.roles.map((e) => e.arn)).toEqual([role('node'), role('admin')]);
-      expect(live.repaired[0]?.dropped).toHaveLength(1);
-    }
+    const live = parseAwsAuth(configMap({ mapRoles: indented }), { repair: true });
+    expect(live.roles.map((e) => e.arn)).toEqual([role('node'), role('admin')]);
+    expect(live.repaired[0]?.dropped).toHaveLength(1);
+  });
+
+  // aws-iam-authenticator pkg/mapper/configmap/configmap.go, ParseMap: utilyaml.ToJSON unmarshals
+  // with yaml.v2, which decodes only the first document, so later ones have never been in force.
+  it.each([
+    ['a readable first document', NODE, []],
+    ['a broken first document', NODE + BAD_ITEM, [6]],
+  ])('keeps only the first YAML document of a value with %s, dropping the later ones instead of switching them on', (_, first, brokenLines) => {
+    const text = `${first}---\n${ADMIN}---\n- {broken\n`;
+    const secondAt = first.split('\n').length;
+    const live = parseAwsAuth(configMap({ mapRoles: text }), { repair: true });
+    expect(live.roles.map((e) => e.arn)).toEqual([role('node')]);
+    expect(live.repaired[0]?.dropped.map((d) => d.firstLine)).toEqual([...brokenLines, secondAt]);
+    expect(live.repaired[0]?.dropped.at(-1)).toMatchObject({ problem: expect.stringMatching(/never been in force/), text: `---\n${ADMIN}---\n- {broken` });
+    const plan = planAwsAuth({ desired, live, settings: MERGE });
+    expect(parseAwsAuth(plan.next).roles.map((e) => e.arn)).toEqual([role('node'), DEV]);
   });
 
   it('drops the whole value, reporting it, when it is not a list at all', () => {

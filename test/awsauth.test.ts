@@ -3,6 +3,7 @@ import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import {
   OWNED_ANNOTATION,
+  ownershipMark,
   SOURCE_NOT_MANAGED,
   SOURCE_PREVIOUSLY_SYNCED,
   parseAwsAuth,
@@ -10,7 +11,7 @@ import {
   renderList,
   type LiveAwsAuth,
   type PlanInput,
-} from '../lambda/awsauth.js';
+} from '../lambda/targets/awsauth/index.js';
 import type { SyncSettings } from '../lambda/config.js';
 import type { ConfigMap } from '../lambda/configmap.js';
 import {
@@ -19,7 +20,6 @@ import {
   MaxRemovalsGuardError,
   ObjectTooLargeGuardError,
   RoundTripGuardError,
-  SelfLockoutGuardError,
 } from '../lambda/errors.js';
 import type { DesiredState } from '../lambda/mappings.js';
 import {
@@ -180,7 +180,7 @@ describe('planning in merge mode', () => {
   it('takes over a foreign entry that a source now produces, with a note', () => {
     const p = plan(desired([[NODE_ROLE, 'system:node:{{EC2PrivateDNSName}}', ['system:bootstrappers', 'system:nodes'], 'nodes']]), configMap({ mapRoles: NODE_ENTRY }));
     expect(p.changed).toMatchObject([{ before: { source: SOURCE_NOT_MANAGED }, after: { source: 'nodes' } }]);
-    expect(p.warnings).toEqual([expect.objectContaining({ subject: NODE_ROLE, message: expect.stringContaining('taken over') })]);
+    expect(p.warnings).toEqual(expect.arrayContaining([expect.objectContaining({ subject: NODE_ROLE, message: expect.stringContaining('taken over') })]));
     expect(p.next?.metadata.annotations?.[OWNED_ANNOTATION]).toMatch(/^v1:/);
   });
 
@@ -287,14 +287,41 @@ describe('guards', () => {
   const SELF = { arn: `arn:aws:sts::${ACCT}:assumed-role/deployer/session-1`, canonicalArn: role('deployer') };
   const DEPLOYER: Row = [role('deployer'), 'deployer', ['system:masters'], 'static'];
   it.each([
-    ['removes', desired([DEV]), /would remove the aws-auth entry for .*role\/deployer/],
-    ['changes the groups of', desired([[role('deployer'), 'deployer', ['viewers'], 'static'], DEV]), /would change .*groups \[system:masters\] → \[viewers\]/],
-    ['changes the username of', desired([[role('deployer'), 'someone', ['system:masters'], 'static'], DEV]), /would change .*username "deployer" → "someone"/],
-  ])('refuses a plan that %s the entry of the assumed role it runs as', (_, d, message) => {
-    const live = synced(desired([DEPLOYER]));
-    const run = () => plan(d, live, { self: SELF });
-    expect(run).toThrow(SelfLockoutGuardError);
-    expect(run).toThrow(message);
+    ['stop producing', desired([DEV]), /would remove the entry of .*role\/deployer/],
+    ['change the groups of', desired([[role('deployer'), 'deployer', ['viewers'], 'static'], DEV]), /would change .*groups \[system:masters\] → .*groups \[viewers\]/],
+    ['change the username of', desired([[role('deployer'), 'someone', ['system:masters'], 'static'], DEV]), /would change .*username "deployer".* → username "someone"/],
+  ])('when the sources %s the entry of the assumed role it runs as, keeps that entry as it is and still applies the rest, a revocation included', (_, d, message) => {
+    const live = synced(desired([DEPLOYER, OPS]));
+    const p = plan(d, live, { self: SELF });
+    expect(arns(p.removed)).toEqual([role('ops')]);
+    expect(arns(p.added)).toEqual([role('dev')]);
+    expect(p.selfEntryKept).toMatchObject({ arn: role('deployer'), username: 'deployer', groups: ['system:masters'] });
+    expect(p.warnings).toEqual([expect.objectContaining({ subject: role('deployer'), message: expect.stringMatching(message) })]);
+    const back = parseAwsAuth(p.next);
+    expect(back.roles.find((e) => e.arn === role('deployer'))).toMatchObject({ username: 'deployer', groups: ['system:masters'] });
+    // Still owned: once the sources produce it again, it is theirs without a takeover.
+    expect(plan(desired([DEPLOYER, DEV]), p.next, { self: SELF }).changed).toEqual([]);
+  });
+
+  it('reports its kept entry on every run until the sources produce it again, writing nothing more meanwhile', () => {
+    const first = plan(desired([DEV]), synced(desired([DEPLOYER])), { self: SELF }).next;
+    const again = plan(desired([DEV]), first, { self: SELF });
+    expect(again.next).toBeNull();
+    expect(again.selfEntryKept?.arn).toBe(role('deployer'));
+  });
+
+  it('keeps its own entry in replace mode too, even one it did not write', () => {
+    const handMapped = configMap({ mapRoles: `${NODE_ENTRY}- rolearn: ${role('deployer')}\n  username: deployer\n  groups: [system:masters]\n` });
+    const p = plan(desired([DEV]), handMapped, { self: SELF, settings: REPLACE });
+    expect(arns(p.removed)).toEqual([NODE_ROLE]);
+    expect(p.selfEntryKept?.arn).toBe(role('deployer'));
+    expect(liveArns(parseAwsAuth(p.next))).toEqual([role('deployer'), role('dev')]);
+  });
+
+  it('still refuses the whole write for empty sources or too many removals while keeping its own entry', () => {
+    const live = synced(desired([DEPLOYER, DEV, OPS]));
+    expect(() => plan(desired([]), live, { self: SELF })).toThrow(EmptySourcesGuardError);
+    expect(() => plan(desired([DEV]), live, { self: SELF, settings: { ...MERGE, maxRemovals: 0 } })).toThrow(MaxRemovalsGuardError);
   });
 
   it('allows a plan that keeps its own entry as it is, and one where it is mapped by a foreign entry left alone', () => {
@@ -358,5 +385,119 @@ describe('round trips (properties)', () => {
       }),
       { numRuns: 200 },
     );
+  });
+});
+
+// Each rule below is pinned to aws-iam-authenticator's pkg/mapper/configmap/configmap.go at
+// commit 81b1daba (the mirror is not in CI, so the rule is restated here).
+describe('reading aws-auth as aws-iam-authenticator does (pkg/mapper/configmap/configmap.go)', () => {
+  // isSkippable: strings.TrimSpace(data) is "", "``", "\"\"" or "''" → ParseMap skips the key.
+  it.each([['""'], ["''"], ['``'], ['  ""\n'], ['\u00a0\'\'\t']])('isSkippable: reads the value %j as no entries, not as broken', (value) => {
+    const live = parseAwsAuth(configMap({ mapRoles: value, mapUsers: BREAK_GLASS }));
+    expect(live.roles).toEqual([]);
+    expect(live.users.map((e) => e.arn)).toEqual([user('break-glass')]);
+    const next = plan(desired([DEV]), configMap({ mapRoles: value })).next;
+    expect(parseAwsAuth(next).roles.map((e) => e.arn)).toEqual([role('dev')]);
+  });
+
+  it('isSkippable: still refuses a single backtick, which is not one of its exact values and does not parse', () => {
+    expect(() => parseAwsAuth(configMap({ mapRoles: '`' }))).toThrow(BrokenAwsAuthError);
+  });
+
+  // ParseMap: utilyaml.ToJSON fails on a map key JSON cannot hold (sigs.k8s.io/yaml converts only
+  // string, number and boolean keys), and the whole data key's entries are dropped.
+  it.each([
+    ['a null key (~) in an entry', `${NODE_ENTRY}- rolearn: ${role('x')}\n  username: x\n  ~: x\n`, /line 8, column 3/],
+    ['a null key nested in an unknown field', `${NODE_ENTRY}- rolearn: ${role('x')}\n  sso:\n    null: x\n`, /line 8, column 5/],
+    ['a list as a key', `${NODE_ENTRY}- rolearn: ${role('x')}\n  [a]: x\n`, /line 7, column 3/],
+  ])('ParseMap: treats %s as breaking every entry of that data key', (_, mapRoles, where) => {
+    const read = () => parseAwsAuth(configMap({ mapRoles }));
+    expect(read).toThrow(BrokenAwsAuthError);
+    expect(read).toThrow(/"mapRoles" is broken/);
+    expect(read).toThrow(where);
+  });
+
+  it('ParseMap: repair drops the entry holding a null key and keeps the rest', () => {
+    const live = parseAwsAuth(configMap({ mapRoles: `${NODE_ENTRY}- rolearn: ${role('x')}\n  ~: x\n` }), { repair: true });
+    expect(live.roles.map((e) => e.arn)).toEqual([NODE_ROLE]);
+    expect(live.repaired[0]?.dropped).toMatchObject([{ firstLine: 6, problem: expect.stringMatching(/null/) }]);
+  });
+
+  // ParseMap → utilyaml.ToJSON → yaml.v2 Unmarshal, which decodes the first document only.
+  it('ParseMap: refuses a value of several YAML documents, saying only the first is read rather than that every entry is ignored', () => {
+    const read = () => parseAwsAuth(configMap({ mapRoles: `${NODE_ENTRY}---\n${BREAK_GLASS.replace('userarn', 'rolearn')}` }));
+    expect(read).toThrow(BrokenAwsAuthError);
+    expect(read).toThrow(/more than one YAML document \(the second starts at line 6 of its value\)\. The authenticator reads only the first, so the entries from line 6 on have never been in force/);
+    expect(read).toThrow(expect.objectContaining({ message: expect.not.stringMatching(/ignores every entry/) }));
+  });
+
+  it('ParseMap: reads a value with a leading document marker or a trailing end marker as one document', () => {
+    expect(parseAwsAuth(configMap({ mapRoles: `---\n${NODE_ENTRY}...\n# end\n` })).roles.map((e) => e.arn)).toEqual([NODE_ROLE]);
+  });
+});
+
+describe('an IAM-tag mapping for an ARN aws-auth already maps in an entry eks-auth-sync does not own', () => {
+  const TAGGED_NODE: Row = [NODE_ROLE, 'mallory', ['developers'], 'iam'];
+  const NODE_AS_IS: Row = [NODE_ROLE, 'system:node:{{EC2PrivateDNSName}}', ['system:bootstrappers', 'system:nodes'], 'iam'];
+
+  it.each([['merge', MERGE], ['replace', REPLACE]] as const)('is not applied when it differs: the entry (a node role EKS mapped) is kept and a warning names it and the tag (%s mode)', (_, settings) => {
+    const p = plan(desired([TAGGED_NODE, DEV]), configMap({ mapRoles: NODE_ENTRY }), { settings });
+    expect(p.changed).toEqual([]);
+    expect(p.removed).toEqual([]);
+    expect(p.keptAgainstTags).toMatchObject([{ arn: NODE_ROLE, username: 'system:node:{{EC2PrivateDNSName}}', source: SOURCE_NOT_MANAGED }]);
+    expect(p.warnings).toEqual([expect.objectContaining({
+      source: 'iam',
+      subject: NODE_ROLE,
+      message: expect.stringMatching(/tags map .*username "mallory".*already maps it \(username "system:node:\{\{EC2PrivateDNSName\}\}", groups \[system:bootstrappers, system:nodes\]\) in an entry eks-auth-sync did not write/),
+    })]);
+    const back = parseAwsAuth(p.next);
+    expect(back.roles.find((e) => e.arn === NODE_ROLE)).toMatchObject({ username: 'system:node:{{EC2PrivateDNSName}}', groups: ['system:bootstrappers', 'system:nodes'] });
+    expect(back.ownedMarks.has(ownershipMark('role', NODE_ROLE))).toBe(false);
+  });
+
+  it('is adopted when it is identical, so the entry is owned from then on', () => {
+    const p = plan(desired([NODE_AS_IS]), configMap({ mapRoles: NODE_ENTRY }));
+    expect(p.keptAgainstTags).toEqual([]);
+    expect(parseAwsAuth(p.next).ownedMarks.has(ownershipMark('role', NODE_ROLE))).toBe(true);
+  });
+
+  it('applies a tag that changes an entry eks-auth-sync owns, as before', () => {
+    const p = plan(desired([TAGGED_NODE]), synced(desired([NODE_AS_IS])));
+    expect(p.changed).toMatchObject([{ before: { username: 'system:node:{{EC2PrivateDNSName}}' }, after: { username: 'mallory' } }]);
+  });
+
+  it('from an operator source (static, file, SSM) may change it, shown in the plan and counted against maxRemovals', () => {
+    const fromStatic: Row = [NODE_ROLE, 'ops', ['ops'], 'static'];
+    const p = plan(desired([fromStatic]), configMap({ mapRoles: NODE_ENTRY }));
+    expect(p.changed).toMatchObject([{ before: { arn: NODE_ROLE, source: SOURCE_NOT_MANAGED }, after: { username: 'ops', source: 'static' } }]);
+    const run = () => plan(desired([fromStatic]), configMap({ mapRoles: NODE_ENTRY }), { settings: { ...MERGE, maxRemovals: 0 } });
+    expect(run).toThrow(MaxRemovalsGuardError);
+    expect(run).toThrow(/remove 1 aws-auth entries \(counting 1 entry eks-auth-sync did not write, which a source changes\), more than the limit of 0/);
+  });
+});
+
+describe('a lost ownership record', () => {
+  const lost = (d: DesiredState): ConfigMap => {
+    const cm = synced(d);
+    const { [OWNED_ANNOTATION]: _, ...rest } = cm.metadata.annotations ?? {};
+    return { ...cm, metadata: { ...cm.metadata, annotations: rest } };
+  };
+
+  it('is reported when aws-auth has no annotation yet holds entries identical to what the sources produce, saying what is and is not recovered', () => {
+    const p = plan(desired([DEV, OPS]), lost(desired([DEV, OPS], [ALICE])));
+    expect(p.ownershipRecordMissing).toBe(true);
+    expect(p.warnings).toEqual(expect.arrayContaining([expect.objectContaining({
+      message: expect.stringMatching(/no ownership record .*2 entries are exactly what the sources produce.*takes back every entry the sources produce.*Not recovered: entries eks-auth-sync wrote earlier that no source produces any more/s),
+    })]));
+    // Recovered: what the sources produce is owned again. Not recovered: alice, revoked meanwhile, stays.
+    expect(p.removed).toEqual([]);
+    const back = parseAwsAuth(p.next);
+    expect(back.ownedMarks.has(ownershipMark('role', role('dev')))).toBe(true);
+    expect(back.users.map((e) => e.arn)).toEqual([user('alice')]);
+  });
+
+  it('is not reported while the annotation is there, nor for an aws-auth with no entry the sources produce', () => {
+    expect(plan(desired([DEV]), synced(desired([DEV, OPS]))).ownershipRecordMissing).toBe(false);
+    expect(plan(desired([DEV]), configMap({ mapRoles: NODE_ENTRY })).ownershipRecordMissing).toBe(false);
   });
 });

@@ -76,7 +76,7 @@ describe('eks-auth-sync sync against a cluster', () => {
       process.env = saved;
     });
     expect(status).toBe(1);
-    expect(stderr).toMatch(/^error: The plan would remove the aws-auth entry for arn:aws:iam::111122223333:role\/eks-auth-sync, the identity eks-auth-sync is running as; it would lock itself out/m);
+    expect(stderr).toMatch(/^error: The plan would remove \d+ aws-auth entries, more than the limit of 0 per run/m);
     expect(stderr.trim().split('\n')).toHaveLength(1);
     expect(world.awsAuth()).toEqual(before);
   });

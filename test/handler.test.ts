@@ -7,7 +7,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
-import type { PlannedEntry } from '../lambda/awsauth.js';
+import type { PlannedEntry } from '../lambda/targets/awsauth/index.js';
 import { parseConfig } from '../lambda/config.js';
 import { ConfigError, EksAuthSyncError, GuardRefusalError, InvalidInvocationError } from '../lambda/errors.js';
 import { createHandler, DEADLINE_SAFETY_MARGIN_MS, parseInvocation } from '../lambda/handler.js';
@@ -64,6 +64,9 @@ const report: SyncReport = {
     added: [entry('arn:aws:iam::111122223333:role/new', 'new')],
     removed: [entry('arn:aws:iam::111122223333:role/gone', 'gone'), entry('arn:aws:iam::111122223333:role/old', 'old')],
     changed: [{ before: entry('arn:aws:iam::111122223333:role/c', 'c'), after: entry('arn:aws:iam::111122223333:role/c', 'c2') }],
+    keptAgainstTags: [],
+    selfEntryKept: null,
+    ownershipRecordMissing: false,
   },
   warnings: [{ source: 'iam[1]', subject: 'arn:aws:iam::111122223333:role/bad', message: 'empty username tag' }],
 };
@@ -198,6 +201,9 @@ describe('the handler', () => {
       EntriesRemoved: 2,
       EntriesChanged: 1,
       ScheduledRunSucceeded: 1,
+      SelfEntryKept: 0,
+      OwnershipRecordMissing: 0,
+      ForeignEntriesKept: 0,
       DurationMs: 250,
     });
   });
@@ -222,6 +228,15 @@ describe('the handler', () => {
     const { handler, emitted } = setup(() => Promise.reject(invalid));
     await expect(handler(SCHEDULED_EVENT, lambdaContext(60_000))).rejects.toBe(invalid);
     expect(metricValues(emitted)).toEqual({ Failures: 1, InvalidConfig: 1, DurationMs: 250 });
+  });
+
+  test('metrics count a kept self entry, a missing ownership record and foreign entries kept against tags', async () => {
+    const node = entry('arn:aws:iam::111122223333:role/node', 'system:node:{{EC2PrivateDNSName}}');
+    if (!report.change) throw new Error('the fixture report has a change');
+    const change = { ...report.change, selfEntryKept: entry('arn:aws:iam::111122223333:role/deployer', 'deployer'), ownershipRecordMissing: true, keptAgainstTags: [node] };
+    const { handler, emitted } = setup(() => Promise.resolve({ ...report, change }));
+    await handler(SCHEDULED_EVENT, lambdaContext(60_000));
+    expect(metricValues(emitted)).toMatchObject({ SelfEntryKept: 1, OwnershipRecordMissing: 1, ForeignEntriesKept: 1 });
   });
 
   test('a run that did not reach the cluster reports no change and zero changed entries', async () => {

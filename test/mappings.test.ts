@@ -8,7 +8,7 @@ import {
 const role = (arn: string, username = 'u', groups: string[] = []) => ({ rolearn: arn as RoleArn, username, groups });
 const user = (arn: string, username = 'u', groups: string[] = []) => ({ userarn: arn as UserArn, username, groups });
 const result = (source: string, roles: ReturnType<typeof role>[] = [], users: ReturnType<typeof user>[] = []): ScanResult =>
-  ({ source, mappings: { roles, users }, warnings: [] });
+  ({ source, trust: 'operator', mappings: { roles, users }, warnings: [] });
 
 describe('canonicalRoleArn', () => {
   it.each([

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { parse } from 'yaml';
 import { parseConfig } from '../lambda/config.js';
 import type { ConfigMap } from '../lambda/configmap.js';
-import { DeadlineError, EmptySourcesGuardError, KubeUnauthorizedError, MaxRemovalsGuardError, SelfLockoutGuardError } from '../lambda/errors.js';
+import { DeadlineError, EmptySourcesGuardError, KubeUnauthorizedError, MaxRemovalsGuardError } from '../lambda/errors.js';
 import { runSync } from '../lambda/sync.js';
 import { demoConfig, editBeforeNextWrite, seedAwsAuth, startEnvironment, type Environment } from './support/environment.js';
 
@@ -120,11 +120,18 @@ describe('runSync against a cluster', () => {
     expect(world.awsAuth()).toEqual(before);
   });
 
-  it('refuses a replace that would remove its own mapping (self-lockout)', async () => {
-    const before = world.awsAuth();
+  it('keeps its own mapping when a replace would remove it (self-lockout), applies the rest, and can still authenticate', async () => {
     const config = demoConfig({ sync: { mode: 'replace', maxRemovals: 100 } });
-    await expect(runSync({ config, configDir: '.', commit: true })).rejects.toBeInstanceOf(SelfLockoutGuardError);
-    expect(world.awsAuth()).toEqual(before);
+    const dry = await runSync({ config, configDir: '.', commit: false });
+    expect(dry.change?.selfEntryKept?.arn).toBe(`arn:aws:iam::${A}:role/eks-auth-sync`);
+    const report = await runSync({ config, configDir: '.', commit: true });
+    expect(report.committed).toBe(true);
+    expect(report.change?.selfEntryKept?.arn).toBe(`arn:aws:iam::${A}:role/eks-auth-sync`);
+    expect(report.warnings).toEqual(expect.arrayContaining([expect.objectContaining({ source: 'self-lockout guard' })]));
+    expect(arnsOf(entries(world.awsAuth(), 'mapRoles'))).toContain(`arn:aws:iam::${A}:role/eks-auth-sync`);
+    const again = await runSync({ config, configDir: '.', commit: true });
+    expect(again.committed).toBe(false);
+    expect(again.change?.selfEntryKept?.arn).toBe(`arn:aws:iam::${A}:role/eks-auth-sync`);
   });
 
   it('refuses to remove more than maxRemovals entries in one run', async () => {

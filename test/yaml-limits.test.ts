@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseAwsAuth } from '../lambda/awsauth.js';
+import { parseAwsAuth } from '../lambda/targets/awsauth/index.js';
 import { BrokenAwsAuthError } from '../lambda/errors.js';
 import { MAX_YAML_NESTING, yamlNestingBound, yamlNestingProblem } from '../lambda/yaml-limits.js';
 import { awsAuthMap } from './support/awsauth-fixtures.js';

@@ -6,7 +6,7 @@
 import type { ClientFactory } from '../aws.js';
 import { scannerName, type Config, type ScannerConfig } from '../config.js';
 import { EksAuthSyncError, ScannerError } from '../errors.js';
-import { mergeScanResults, type DesiredState, type ScanResult } from '../mappings.js';
+import { mergeScanResults, type DesiredState, type ScanResult, type SourceTrust } from '../mappings.js';
 import { fileScanner } from './file.js';
 import { iamScanner } from './iam.js';
 import { ssmScanner } from './ssm.js';
@@ -33,10 +33,19 @@ export interface ScanContext<S extends ScannerConfig = ScannerConfig> {
   deps: ScanDeps;
 }
 
-/** Reads one source and returns its mappings; throws ScannerError when the source cannot be read. */
-export type Scanner<S extends ScannerConfig = ScannerConfig> = (ctx: ScanContext<S>) => Promise<ScanResult>;
+/** What a scanner returns; `runScanners` adds the trust level of its type. */
+export type ScannerOutput = Omit<ScanResult, 'trust'>;
 
-function scan(ctx: ScanContext): Promise<ScanResult> {
+/** Reads one source and returns its mappings; throws ScannerError when the source cannot be read. */
+export type Scanner<S extends ScannerConfig = ScannerConfig> = (ctx: ScanContext<S>) => Promise<ScannerOutput>;
+
+/**
+ * The trust level of each scanner type. A record, so a new scanner type does not compile until
+ * someone decides how far its source is trusted.
+ */
+const TRUST: Record<ScannerConfig['type'], SourceTrust> = { static: 'operator', file: 'operator', ssm: 'operator', iam: 'tags' };
+
+function scan(ctx: ScanContext): Promise<ScannerOutput> {
   const { scanner } = ctx;
   switch (scanner.type) {
     case 'static': return staticScanner({ ...ctx, scanner });
@@ -47,15 +56,15 @@ function scan(ctx: ScanContext): Promise<ScanResult> {
 }
 
 /**
- * Runs every configured scanner concurrently and merges their results (see `mergeScanResults`
- * for the precedence).
+ * Runs every configured scanner concurrently, tags each result with its type's trust level, and
+ * merges them (see `mergeScanResults` for the precedence).
  * @throws ScannerError naming the first scanner that failed, e.g. `scanner "iam[2]": ...`.
  */
 export async function runScanners(config: Config, deps: ScanDeps): Promise<DesiredState> {
   const results = await Promise.all(config.scanners.map(async (scanner, index) => {
     const name = scannerName(scanner, index);
     try {
-      return await scan({ name, scanner, config, deps });
+      return { ...(await scan({ name, scanner, config, deps })), trust: TRUST[scanner.type] };
     } catch (err) {
       if (err instanceof ScannerError) throw err;
       const detail = err instanceof EksAuthSyncError ? err.message : describeError(err);

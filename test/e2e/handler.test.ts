@@ -1,6 +1,7 @@
 /**
  * The deployed handler bundle against the stand-ins: every guard refusal fails the invoke with
- * aws-auth unchanged and shows in the logs and metrics; a concurrent editor's change survives;
+ * aws-auth unchanged and shows in the logs and metrics; the self-lockout guard keeps the tool's
+ * own entry and applies the rest; a concurrent editor's change survives;
  * a bad SSM value fails the run naming the scanner. test/handler.bundle.test.ts covers the
  * triggers (schedule, manual, dry-run flags) and the broken-aws-auth refusal.
  */
@@ -68,11 +69,6 @@ const GUARDS: GuardCase[] = [
     message: /sources produced no mappings.*sync\.allowEmpty/,
   },
   {
-    guard: 'SelfLockoutGuardError',
-    arrange: async () => ({ config: { ...DEMO_CONFIG, sync: { mode: 'replace', maxRemovals: 100 } } }),
-    message: new RegExp(`arn:aws:iam::${A}:role/eks-auth-sync.*lock itself out`),
-  },
-  {
     guard: 'MaxRemovalsGuardError',
     arrange: async () => {
       await commitDemo();
@@ -105,6 +101,19 @@ describe('a guard refusing the write, through the bundled handler', () => {
     expect(logLine(run, 'sync failed')).toMatchObject({ level: 'ERROR', error: { name: guard } });
     expect(metric(run, 'GuardRefusals')).toBe(1);
     expect(metric(run, 'Failures')).toBe(1);
+  });
+});
+
+describe('the self-lockout guard, through the bundled handler', () => {
+  it('keeps its own entry when a replace would remove it, applies the rest, and reports it in the warnings and the SelfEntryKept metric', async () => {
+    const self = `arn:aws:iam::${A}:role/eks-auth-sync`;
+    const run = await invoke(SCHEDULED_EVENT, { ...DEMO_CONFIG, sync: { mode: 'replace', maxRemovals: 100 } });
+    expect(run.result).toMatchObject({ committed: true, warnings: expect.arrayContaining([expect.objectContaining({ source: 'self-lockout guard', subject: self })]) });
+    const roles = (parse(world.awsAuth()?.data?.['mapRoles'] ?? '[]') as { rolearn: string }[]).map((r) => r.rolearn);
+    expect(roles).toContain(self);
+    expect(roles).not.toContain(`arn:aws:iam::${A}:role/eks-managed-nodegroup-NodeInstanceRole`);
+    expect(metric(run, 'SelfEntryKept')).toBe(1);
+    expect(metric(run, 'GuardRefusals')).toBeUndefined();
   });
 });
 

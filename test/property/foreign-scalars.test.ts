@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseAwsAuth, planAwsAuth } from '../../lambda/awsauth.js';
+import { parseAwsAuth, planAwsAuth } from '../../lambda/targets/awsauth/index.js';
 import type { ConfigMap } from '../../lambda/configmap.js';
 import type { DesiredState } from '../../lambda/mappings.js';
 import { awsAuthMap, desiredState, role } from '../support/awsauth-fixtures.js';

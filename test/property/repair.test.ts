@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseAwsAuth, renderList } from '../../lambda/awsauth.js';
+import { parseAwsAuth, renderList } from '../../lambda/targets/awsauth/index.js';
 import type { ConfigMap } from '../../lambda/configmap.js';
 import { awsAuthMap } from '../support/awsauth-fixtures.js';
 import { hostileText } from './arbitraries.js';

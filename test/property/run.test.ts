@@ -7,7 +7,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { stringify } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
-import { OWNED_ANNOTATION, ownershipMark, parseAwsAuth, planAwsAuth } from '../../lambda/awsauth.js';
+import { OWNED_ANNOTATION, ownershipMark, parseAwsAuth, planAwsAuth } from '../../lambda/targets/awsauth/index.js';
 import { parseConfig } from '../../lambda/config.js';
 import type { ConfigMap } from '../../lambda/configmap.js';
 import { EksAuthSyncError } from '../../lambda/errors.js';

@@ -150,6 +150,8 @@ describe.each([
     ]);
     expect(d.mappings.users).toEqual([{ userarn: 'arn:aws:iam::111122223333:user/alice', username: 'alice', groups: ['devs'] }]);
     expect(d.warnings).toEqual([]);
+    // Every entry is known to come from IAM tags, the least-trusted source.
+    expect([...d.fromTags].sort()).toEqual(['arn:aws:iam::111122223333:role/admin', 'arn:aws:iam::111122223333:role/dev', 'arn:aws:iam::111122223333:user/alice']);
   });
 
   it.each([

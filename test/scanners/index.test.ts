@@ -32,6 +32,12 @@ describe('runScanners', () => {
     ]);
   });
 
+  it('trusts a source by its type, not its name: a static scanner named "iam" is not IAM tags', async () => {
+    const d = await scanWith(configWith(STATIC.replace('name: admins', 'name: iam') + FILE), dir);
+    expect(d.sourceOf.get('arn:aws:iam::111122223333:role/admin')).toBe('iam');
+    expect(d.fromTags.size).toBe(0);
+  });
+
   it('gives the other precedence when the order of the scanners is swapped', async () => {
     const d = await scanWith(configWith(FILE + STATIC), dir);
     expect(d.mappings.roles[0]?.username).toBe('from-file');

@@ -48,16 +48,24 @@ export function awsAuthMap(data: Record<string, string>, metadata: AwsAuthMetada
 /** One desired mapping: ARN, username, groups and the source that produced it. */
 export type DesiredRow = [arn: string, username: string, groups: string[], source?: string];
 
-/** The desired state for `roles` and `users`; a row without a source is from `static`. */
+/**
+ * The desired state for `roles` and `users`; a row without a source is from `static`. A row whose
+ * source is `iam` (or `iam[n]`) stands for an iam scanner's, so it came from IAM tags.
+ */
 export function desiredState(roles: DesiredRow[], users: DesiredRow[] = []): DesiredState {
   const sourceOf = new Map<string, string>();
-  for (const [arn, , , source] of [...roles, ...users]) sourceOf.set(arn.toLowerCase(), source ?? 'static');
+  const fromTags = new Set<string>();
+  for (const [arn, , , source = 'static'] of [...roles, ...users]) {
+    sourceOf.set(arn.toLowerCase(), source);
+    if (/^iam(?:\[\d+\])?$/.test(source)) fromTags.add(arn.toLowerCase());
+  }
   return {
     mappings: {
       roles: roles.map(([arn, username, groups]) => ({ rolearn: arn as RoleArn, username, groups })),
       users: users.map(([arn, username, groups]) => ({ userarn: arn as UserArn, username, groups })),
     },
     sourceOf,
+    fromTags,
     warnings: [],
   };
 }

@@ -3,7 +3,7 @@
  * resourceVersion counter; a replace with a stale resourceVersion and a create of an existing
  * object fail with KubeConflictError; a replace of a missing object fails with KubeNotFoundError.
  */
-import type { AwsAuthStore } from '../../lambda/apply.js';
+import type { AwsAuthStore } from '../../lambda/targets/awsauth/index.js';
 import type { ConfigMap } from '../../lambda/configmap.js';
 import { KubeConflictError, KubeNotFoundError } from '../../lambda/errors.js';
 

@@ -3,11 +3,14 @@
  * the resourceVersion that was read, and a concurrent change makes the loop re-read and re-plan,
  * so another editor's change is never lost. The store is abstract; `cluster/kube.ts` backs it.
  */
-import { holdsPlannedContent, parseAwsAuth, planAwsAuth, type Plan, type SelfIdentity } from './awsauth.js';
-import type { SyncSettings } from './config.js';
-import type { ConfigMap } from './configmap.js';
-import { ConflictRetriesExhaustedError, KubeConflictError, KubeNotFoundError } from './errors.js';
-import type { DesiredState } from './mappings.js';
+import type { SyncSettings } from '../../config.js';
+import type { ConfigMap } from '../../configmap.js';
+import { ConflictRetriesExhaustedError, KubeConflictError, KubeNotFoundError } from '../../errors.js';
+import type { SelfIdentity } from '../../guards.js';
+import type { DesiredState } from '../../mappings.js';
+import { parseAwsAuth } from './parse.js';
+import { planAwsAuth, type Plan } from './plan.js';
+import { holdsPlannedContent } from './render.js';
 
 /** Where aws-auth lives. `create` and `replace` throw KubeConflictError on a 409. */
 export interface AwsAuthStore {
