@@ -58,14 +58,14 @@ export function endpointProblem(url: string): string | undefined {
   try {
     parsed = new URL(url);
   } catch {
-    return `expected a url (https, or http on loopback), got ${JSON.stringify(url)}`;
+    return `expected a url (got ${JSON.stringify(url)}): https, or plain http on loopback only`;
   }
   if (parsed.protocol === 'https:') return undefined;
   if (parsed.protocol === 'http:' && LOOPBACK_HOST.test(parsed.hostname)) return undefined;
   if (parsed.protocol === 'http:') {
-    return `plain http is allowed only on loopback (127.0.0.1, ::1, localhost), got ${JSON.stringify(url)}; use https`;
+    return `plain http is allowed only on loopback (127.0.0.1, ::1, localhost) (got ${JSON.stringify(url)}); use https`;
   }
-  return `expected an https URL, got ${JSON.stringify(url)}`;
+  return `expected an https URL (got ${JSON.stringify(url)})`;
 }
 
 const endpointUrl = validString(endpointProblem);
@@ -190,6 +190,12 @@ const configSchema = z.strictObject({
      * settings written before it existed still type-check.
      */
     repairBrokenAwsAuth: z.optional(z.boolean()),
+    /**
+     * Where the mappings go: `configMap` (aws-auth), `accessEntries` (EKS access entries), `both`,
+     * or `auto` (default), which follows the cluster's authentication mode. Optional rather than
+     * defaulted, so settings written before it existed still type-check.
+     */
+    target: z.optional(z.enum(['auto', 'configMap', 'accessEntries', 'both'])),
   }), { mode: 'merge', allowEmpty: false, maxRemovals: 20, conflictRetries: 5 }),
   scanners: z.array(scanner).check(z.minLength(1, 'at least one scanner is required')),
   deployment: z.optional(deploymentSection),

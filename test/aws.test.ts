@@ -87,7 +87,7 @@ describe('clientFactory', () => {
   ])('refuses a plain-http %s that is not on loopback, naming the variable', (variable, url) => {
     const f = clientFactory(undefined, { region: 'eu-west-1', env: { [variable]: url } });
     expect(() => f.eks()).toThrow(ConfigError);
-    expect(() => f.eks()).toThrow(`${variable}: plain http is allowed only on loopback (127.0.0.1, ::1, localhost), got "${url}"; use https`);
+    expect(() => f.eks()).toThrow(`${variable}: plain http is allowed only on loopback (127.0.0.1, ::1, localhost) (got "${url}"); use https`);
   });
 
   it('accepts a plain-http endpoint on loopback, and an endpoint variable AWS_IGNORE_CONFIGURED_ENDPOINT_URLS switches off', () => {
