@@ -226,7 +226,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       }
       return printHelp(io);
     }
-    const command = commands[name];
+    // Own keys only: `constructor` or `__proto__` on the command line must be an unknown command, not a crash.
+    const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
     if (command === undefined) {
       const what = name.startsWith('-') ? `unknown option "${name}"; a command comes first` : `unknown command "${name}"`;
       throw new UsageError(`${what} (commands: ${Object.keys(commands).join(', ')})`);

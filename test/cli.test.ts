@@ -114,6 +114,10 @@ describe.each([
     [['sync', 'extra']],
     [['deploy']],
     [['--verbose']],
+    // Names of Object.prototype members are unknown commands, not a crash.
+    [['constructor']],
+    [['toString']],
+    [['__proto__']],
   ])('exits 2 on the command line %j, pointing to --help', async (argv) => {
     const r = await run(argv);
     expect(r.status).toBe(2);
