@@ -11,15 +11,39 @@ export type RoleArn = string & { readonly __brand: 'RoleArn' };
 /** `arn:<partition>:iam::<account>:user/<path/><name>`, with its path. */
 export type UserArn = string & { readonly __brand: 'UserArn' };
 
+/**
+ * An EKS access policy a mapping grants: `{policy: AmazonEKSViewPolicy, namespaces: [dev, team-*]}`.
+ * Only the access-entries target can express it; without `namespaces` the scope is the cluster.
+ */
+export interface AccessPolicySpec {
+  /** The access policy's name, e.g. `AmazonEKSViewPolicy`. */
+  policy: string;
+  /** Namespaces (wildcards such as `team-*` allowed) the policy applies in; absent: the whole cluster. */
+  namespaces?: string[];
+}
+
+/** A node mapping's kind, as the IAM scanner's `type` tag names it. */
+export type NodeType = 'node' | 'fargateNode';
+
+/** What a mapping says beyond aws-auth's three fields; only the access-entries target reads it. */
+export interface AccessEntryDetails {
+  /** Access policies to associate (access-entries target only). */
+  accessPolicies?: AccessPolicySpec[];
+  /** The ARN as the source gave it, IAM path included when known: access entries need the path, aws-auth must not have it. */
+  sourceArn?: string;
+  /** Set on the node presets of the IAM scanner's `type` tag. */
+  nodeType?: NodeType;
+}
+
 /** One `mapRoles` entry as eks-auth-sync produces it. */
-export interface RoleMapping {
+export interface RoleMapping extends AccessEntryDetails {
   rolearn: RoleArn;
   username: string;
   groups: string[];
 }
 
 /** One `mapUsers` entry as eks-auth-sync produces it. */
-export interface UserMapping {
+export interface UserMapping extends AccessEntryDetails {
   userarn: UserArn;
   username: string;
   groups: string[];
