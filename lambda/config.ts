@@ -13,7 +13,7 @@ import * as z from 'zod/mini';
 import { ConfigError } from './errors.js';
 import { yamlNestingProblem } from './yaml-limits.js';
 import {
-  quoteValue, roleArnProblem, userArnProblem, validateGroups, validateUsername, type RoleArn, type UserArn,
+  quoteValue, renderedPrefix, reservedPrefix, roleArnProblem, userArnProblem, validateGroups, validateUsername, type RoleArn, type UserArn,
 } from './mappings.js';
 
 /** Fails a string with the message `problem` returns, if any. */
@@ -130,8 +130,19 @@ function scheduleProblem(expression: string): string | undefined {
   return 'expected an EventBridge schedule expression: rate(15 minutes) or cron(0 * * * ? *)';
 }
 
-// EKS refuses these in an access entry: system: groups, and usernames of its own and the platform's.
-const RESERVED_ACCESS_ENTRY_USERNAME = /^(?:system|eks|aws|amazon|iam):/;
+/**
+ * Why EKS would refuse `u` as an access entry's username: its own and the platform's prefixes, judged on what
+ * every rendering starts with, and a template anywhere but after a literal prefix with a colon.
+ */
+function accessEntryUsernameProblem(u: string): string | undefined {
+  const problem = validateUsername(u);
+  if (problem !== undefined) return problem;
+  if (reservedPrefix(u) !== undefined) return 'an access entry username cannot start with system:, eks:, aws:, amazon: or iam:';
+  if (renderedPrefix(u).kind !== 'fixed') {
+    return `an access entry username may use a template only after a literal prefix with a colon, e.g. "eks-auth-sync:{{SessionName}}" (got ${quoteValue(u)})`;
+  }
+  return undefined;
+}
 
 /**
  * The CDK app's deployment settings (infra/settings.ts maps them onto the EksAuthSync props).
@@ -155,8 +166,7 @@ const deploymentSection = z.strictObject({
   createAccessEntry: z.optional(z.boolean()),
   kubernetesGroup: z.optional(validString((g) => validateGroups([g])
     ?? (g.startsWith('system:') ? 'an access entry cannot bind a system: group' : undefined))),
-  kubernetesUsername: z.optional(validString((u) => validateUsername(u)
-    ?? (RESERVED_ACCESS_ENTRY_USERNAME.test(u) ? 'an access entry username cannot start with system:, eks:, aws:, amazon: or iam:' : undefined))),
+  kubernetesUsername: z.optional(validString(accessEntryUsernameProblem)),
   stackName: z.optional(z.string().check(z.regex(
     /^[A-Za-z][A-Za-z0-9-]{0,127}$/,
     'expected a CloudFormation stack name: a letter, then letters, digits and -, at most 128 characters',

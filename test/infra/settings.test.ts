@@ -107,6 +107,8 @@ describe('settingsFromConfig', () => {
     ['{kubernetesGroup: "two words"}', 'deployment.kubernetesGroup: group name "two words" may only contain'],
     ['{kubernetesUsername: "eks:sync"}', 'deployment.kubernetesUsername: an access entry username cannot start with system:, eks:, aws:, amazon: or iam:'],
     ['{kubernetesUsername: ""}', 'deployment.kubernetesUsername: empty username'],
+    // EKS refuses a template that does not follow a literal prefix with a colon, even one that cannot render a colon.
+    ['{kubernetesUsername: "{{SessionName}}"}', 'deployment.kubernetesUsername: an access entry username may use a template only after a literal prefix with a colon'],
     ['{stackName: 1-sync}', 'deployment.stackName: expected a CloudFormation stack name'],
     ['{stackName: eks_sync}', 'deployment.stackName: expected a CloudFormation stack name'],
     ['{noSuccessAlarmMinutes: 10081}', 'deployment.noSuccessAlarmMinutes: must be at most 10080'],
