@@ -51,7 +51,8 @@ function configFile(text: string): string {
   return join(dir, 'cluster.yaml');
 }
 
-describe('the CDK app (infra/app.ts)', () => {
+// Each synth runs the app in a fresh tsx process (about 20 s on 2 idle cores), so these tests get more than the default 30 s.
+describe('the CDK app (infra/app.ts)', { timeout: 120_000 }, () => {
   test('-c config=FILE deploys the stack the file\'s deployment section describes', async () => {
     const { outdir, templates } = await synth({ config: configFile(CONFIG) });
     expect(templates).toEqual(['EksAuthSync-from-file.template.json']);
