@@ -152,6 +152,8 @@ describe('planAccessEntries guards', () => {
     expect(brief(p.steps)).toEqual(['create b', 'delete gone']);
     expect(p.keptForeign).toContainEqual(expect.objectContaining({ principalArn: arn('sync'), reason: expect.stringMatching(/runs as/) }));
     expect(p.warnings).toContainEqual(expect.objectContaining({ subject: arn('sync'), message: expect.stringMatching(/kept exactly as it is/) }));
+    // The SelfEntryKept metric reads this; the role's path (/team/) does not hide it from the guard.
+    expect(p.selfEntryKept).toMatchObject({ principalArn: arn('sync') });
   });
 
   it('keeps the tool\'s own entry from an update or a policy change too', () => {
