@@ -8,8 +8,9 @@
  *
  *     AmazonEKSViewPolicy::AmazonEKSEditPolicy/dev/staging
  *
- * A namespace wildcard (`team-*`) cannot be written, as `*` is not allowed in a tag value; use a
- * static, file or SSM source for those. An empty value grants no policy.
+ * A namespace wildcard (`team-*`) cannot be written, as `*` is not allowed in a tag value (one
+ * that arrives anyway is refused); use a static, file or SSM source for those. An empty value
+ * grants no policy.
  */
 import { quoteValue, type AccessPolicySpec } from '../mappings.js';
 import { policySpecProblem } from '../targets/access-entries/translate.js';
@@ -42,6 +43,9 @@ export function parseAccessPoliciesTag(
     const spec: AccessPolicySpec = namespaces.length === 0 ? { policy } : { policy, namespaces };
     const problem = policySpecProblem(spec);
     if (problem) return { problem };
+    // IAM stores no `*` in a tag value; one that arrives anyway (an emulator, a proxy) widens the grant.
+    const wildcard = namespaces.find((n) => n.includes('*'));
+    if (wildcard !== undefined) return { problem: `access policy ${policy}: namespace ${quoteValue(wildcard)}: IAM tags cannot hold wildcards` };
     if (RESTRICTED.has(policy) && !allowed.includes(policy)) {
       return { problem: `grants ${policy}, which IAM tags may not grant unless the iam scanner's allowAccessPolicies lists it` };
     }

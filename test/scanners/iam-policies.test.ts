@@ -33,6 +33,8 @@ describe('the accessPolicies tag syntax', () => {
     ['a policy name of prototype characters', '__proto__', [], 'access policy "__proto__" is not an access policy name'],
     ['an overlong policy name, quoted short', 'A'.repeat(250), [], '… (250 characters) is not an access policy name'],
     ['a policy with a space', 'AmazonEKSViewPolicy ', [], 'is not an access policy name'],
+    ['a namespace wildcard, which IAM would not have stored', 'AmazonEKSViewPolicy/team-*', [],
+      'access policy AmazonEKSViewPolicy: namespace "team-*": IAM tags cannot hold wildcards'],
   ])('refuses %s, saying why', (_what, value, allowed, problem) => {
     const got = parseAccessPoliciesTag(value, '::', allowed);
     expect('problem' in got && got.problem).toContain(problem);
