@@ -2,7 +2,7 @@
  * The bridge from the sources to this target: the merged desired state (the model aws-auth
  * speaks) → the mappings `translateMappings` takes. Pure.
  */
-import { arnKey, type AccessEntryDetails, type DesiredState } from '../../mappings.js';
+import { arnKey, copyAccessPolicies, type AccessEntryDetails, type DesiredState } from '../../mappings.js';
 import type { MappingForAccessEntry } from './translate.js';
 
 /**
@@ -27,9 +27,7 @@ export function mappingsForAccessEntries(desired: DesiredState): MappingForAcces
       fromTags: desired.fromTags.has(key),
     };
     if (m.nodeType !== undefined) out.nodeType = m.nodeType;
-    if (m.accessPolicies !== undefined) {
-      out.accessPolicies = m.accessPolicies.map((p) => (p.namespaces === undefined ? { policy: p.policy } : { policy: p.policy, namespaces: [...p.namespaces] }));
-    }
+    if (m.accessPolicies !== undefined) out.accessPolicies = copyAccessPolicies(m.accessPolicies);
     return out;
   };
   return [

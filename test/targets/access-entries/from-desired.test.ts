@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { DesiredState, RoleArn, UserArn } from '../../../lambda/mappings.js';
+import { mergeScanResults, type DesiredState, type RoleArn, type UserArn } from '../../../lambda/mappings.js';
 import { mappingsForAccessEntries } from '../../../lambda/targets/access-entries/from-desired.js';
 import { translateMappings } from '../../../lambda/targets/access-entries/translate.js';
 
@@ -66,5 +66,23 @@ describe('mappingsForAccessEntries', () => {
     const [, dev] = mappingsForAccessEntries(d);
     (dev?.accessPolicies?.[0]?.namespaces as string[]).push('prod');
     expect(d.mappings.roles[0]?.accessPolicies?.[0]?.namespaces).toEqual(['dev', 'team-*']);
+  });
+
+  it('gets the path through the merge: aws-auth writes the role without it, the access entry keeps it as the source wrote it', async () => {
+    const sso = `arn:aws:iam::${ACCT}:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_1`;
+    const merged = mergeScanResults([
+      { source: 'static[0]', trust: 'operator', warnings: [], mappings: { users: [], roles: [{ rolearn: sso as RoleArn, username: 'admin', groups: [] }] } },
+      {
+        source: 'iam[1]', trust: 'tags', warnings: [], mappings: {
+          users: [],
+          roles: [{ rolearn: NODES as RoleArn, username: 'system:node:{{EC2PrivateDNSName}}', groups: ['system:nodes'], sourceArn: NODES_WITH_PATH, nodeType: 'node' }],
+        },
+      },
+    ]);
+    expect(merged.mappings.roles.map((r) => r.rolearn)).toEqual([`arn:aws:iam::${ACCT}:role/AWSReservedSSO_Admin_1`, NODES]);
+    expect(mappingsForAccessEntries(merged).map((m) => [m.arn, m.source, m.fromTags, m.nodeType])).toEqual([
+      [sso, 'static[0]', false, undefined],
+      [NODES_WITH_PATH, 'iam[1]', true, 'node'],
+    ]);
   });
 });
