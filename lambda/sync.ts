@@ -6,6 +6,7 @@
  */
 import { parseAwsAuth, syncAwsAuth, type AwsAuthStore, type LiveAwsAuth, type PlannedEntry } from './targets/awsauth/index.js';
 import { syncAccessEntries, type AccessEntriesPlan } from './targets/access-entries/index.js';
+import { CLUSTER_ADMIN_POLICY } from './targets/access-entries/translate.js';
 import { chooseTargets, type TargetChoice, type TargetName } from './targets/choose.js';
 import { migrationView, type MigrationRow } from './targets/migration.js';
 import { clientFactory, type ClientFactory } from './aws.js';
@@ -226,7 +227,8 @@ async function runAccessEntries({ options, aws, cluster, desired, report, awsAut
     desired,
     settings: config.sync,
     self: cluster.self,
-    tagsMayGrantClusterAdmin: config.scanners.some((s) => s.type === 'iam' && s.iam.allowSystemGroups.includes('system:masters')),
+    // The iam scanners already refuse what their settings do not allow; this lets through what one allows.
+    tagsMayGrantClusterAdmin: config.scanners.some((s) => s.type === 'iam' && (s.iam.allowSystemGroups.includes('system:masters') || s.iam.allowAccessPolicies.includes(CLUSTER_ADMIN_POLICY))),
     commit: options.commit,
     ...(options.deadline ? { deadline: options.deadline } : {}),
     ...(options.clock ? { clock: options.clock } : {}),

@@ -217,6 +217,17 @@ describe('runSync on an API_AND_CONFIG_MAP cluster', () => {
     expect(report.accessEntries).toBeNull();
   });
 
+  it('configMap warns once per mapping whose access policies aws-auth cannot hold; accessEntries associates them', async () => {
+    const viewer = { ...CI_DEPLOYER, accessPolicies: [{ policy: 'AmazonEKSViewPolicy', namespaces: ['dev', 'team-*'] }] };
+    const asConfigMap = await sync(staticConfig({ roles: [viewer], users: [ALICE_ADMIN] }, { target: 'configMap' }), false);
+    const policyWarnings = asConfigMap.warnings.filter((w) => /cannot be expressed in aws-auth/.test(w.message));
+    expect(policyWarnings).toEqual([expect.objectContaining({ source: 'platform', subject: role('github-actions-deploy'), message: expect.stringMatching(/AmazonEKSViewPolicy/) })]);
+
+    const asEntries = await sync(staticConfig({ roles: [viewer], users: [ALICE_ADMIN] }), true);
+    expect(asEntries.warnings.filter((w) => /cannot be expressed in aws-auth/.test(w.message))).toEqual([]);
+    expect(entry(CI)?.policies.get(accessPolicyArn('AmazonEKSViewPolicy'))?.accessScope).toEqual({ type: 'namespace', namespaces: ['dev', 'team-*'] });
+  });
+
   it('both: one target refusing does not hide the other; the run still fails, naming the refusal', async () => {
     for (const name of ['old-a', 'old-b', 'old-c']) {
       world.aws.eks.seedAccessEntry(world.clusterName, { principalArn: role(name), tags: { [OWNED_TAG.key]: OWNED_TAG.value } });
