@@ -38,7 +38,10 @@ Commands:
                        should hold, as YAML with top-level "users" and "roles". Then reach
                        the cluster (DescribeCluster, an EKS token, aws-auth over HTTPS) and
                        show what a commit would change. A dry run: nothing is written
-                       unless --commit is given.
+                       unless --commit is given. sync.target chooses where the mappings
+                       go: aws-auth (configMap), EKS access entries (accessEntries, over
+                       the EKS API only), both, or auto (the default), which follows the
+                       cluster's authentication mode.
   token --cluster-name NAME [--region REGION]
                        Print the ExecCredential JSON that "aws eks get-token" prints: a
                        kubectl exec credential plugin.
@@ -64,10 +67,15 @@ Output of sync:
   stdout               The desired mappings, sorted by ARN: the same inputs always print the
                        same bytes. Role ARNs are written without their IAM path, as the
                        authenticator matches them.
-  stderr               "warning: [scanner] ARN: message" for each skipped identity or entry
+  stderr               "target: ..." the target(s) chosen and why;
+                       "warning: [scanner] ARN: message" for each skipped identity or entry
                        and each ARN more than one source maps (the scanner listed first in
                        the config wins); the change against the live aws-auth, one line per
                        entry: "+" added, "-" removed, "~" changed, each with its source;
+                       the access-entry steps in the order a commit runs them (grants
+                       first), each with its source and why; with both on an
+                       API_AND_CONFIG_MAP cluster, whether an access entry covers each
+                       aws-auth entry;
                        "error: message" when the run fails.
 
 Exit status:
