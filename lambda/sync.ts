@@ -99,10 +99,13 @@ export interface SyncReport {
 }
 
 /**
- * One sync: scan every source, then bring aws-auth in step (or, in a dry run, say how it would).
+ * One sync: scan every source, choose the target(s), then bring each in step (or, in a dry run,
+ * say how it would).
  *
- * @throws ConfigError/ScannerError for a source that cannot be read, the guards' errors, the
- *   Kubernetes client's errors; nothing is written when it throws.
+ * @throws ConfigError/ScannerError for a source that cannot be read, TargetModeError for a target
+ *   the cluster's mode cannot use, the guards' errors, the Kubernetes and EKS clients' errors;
+ *   with one target nothing is written when it throws. With `both`, TargetsFailedError after both
+ *   ran, carrying the report (the target that did not fail may have written).
  * @example const report = await runSync({ config, configDir: '.', commit: false });
  */
 export async function runSync(options: RunOptions): Promise<SyncReport> {
