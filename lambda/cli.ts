@@ -12,8 +12,10 @@ import type { AwsCredentialIdentity } from '@smithy/types';
 import type { PlannedEntry } from './targets/awsauth/index.js';
 import { execCredential, presignToken } from './cluster/token.js';
 import { loadConfig } from './config.js';
-import { EksAuthSyncError } from './errors.js';
+import { EksAuthSyncError, TargetsFailedError } from './errors.js';
 import { renderMappingsYaml, type Warning } from './mappings.js';
+import type { Step } from './targets/access-entries/index.js';
+import type { AccessScope } from './targets/access-entries/translate.js';
 import { runSync, type SyncReport } from './sync.js';
 
 /** Where the CLI reads and writes; `process` in real use, buffers in tests. */
@@ -36,7 +38,10 @@ Commands:
                        should hold, as YAML with top-level "users" and "roles". Then reach
                        the cluster (DescribeCluster, an EKS token, aws-auth over HTTPS) and
                        show what a commit would change. A dry run: nothing is written
-                       unless --commit is given.
+                       unless --commit is given. sync.target chooses where the mappings
+                       go: aws-auth (configMap), EKS access entries (accessEntries, over
+                       the EKS API only), both, or auto (the default), which follows the
+                       cluster's authentication mode.
   token --cluster-name NAME [--region REGION]
                        Print the ExecCredential JSON that "aws eks get-token" prints: a
                        kubectl exec credential plugin.
@@ -62,10 +67,15 @@ Output of sync:
   stdout               The desired mappings, sorted by ARN: the same inputs always print the
                        same bytes. Role ARNs are written without their IAM path, as the
                        authenticator matches them.
-  stderr               "warning: [scanner] ARN: message" for each skipped identity or entry
+  stderr               "target: ..." the target(s) chosen and why;
+                       "warning: [scanner] ARN: message" for each skipped identity or entry
                        and each ARN more than one source maps (the scanner listed first in
                        the config wins); the change against the live aws-auth, one line per
                        entry: "+" added, "-" removed, "~" changed, each with its source;
+                       the access-entry steps in the order a commit runs them (grants
+                       first), each with its source and why; with both on an
+                       API_AND_CONFIG_MAP cluster, whether an access entry covers each
+                       aws-auth entry;
                        "error: message" when the run fails.
 
 Exit status:
@@ -163,14 +173,28 @@ async function tokenFor(clusterName: string, regionOption: string | undefined): 
   return execCredential(token, expiration);
 }
 
-/** The change against the live aws-auth (or why there is none), for stderr. */
+/** The target chosen, then each target's change against the cluster (or why there is none), for stderr. */
 function describeOutcome(report: SyncReport): string {
-  if (report.change === null) {
+  if (report.target === undefined) {
     return report.clusterError === undefined
       ? ''
       : `note: the cluster was not reached, so only the desired mappings are shown: ${report.clusterError}\n`;
   }
-  const { change } = report;
+  const { target } = report;
+  let out = `target: ${target.targets.join(' and ')} (${target.reason})\n`;
+  if (target.note !== undefined) out += `note: ${target.note}\n`;
+  if (report.change !== null) out += describeAwsAuth(report, report.change);
+  if (report.accessEntries !== null) out += describeAccessEntries(report, report.accessEntries);
+  if (report.migration !== undefined) {
+    out += 'migration: each aws-auth entry and the access entry that covers it:\n';
+    for (const row of report.migration) out += `  ${row.accessEntry ? '=' : '!'} ${row.kind} ${row.arn}: ${row.note}\n`;
+  }
+  for (const [name, message] of Object.entries(report.targetErrors)) out += `failed: ${name}: ${message}\n`;
+  return out;
+}
+
+/** The aws-auth change, one line per entry. */
+function describeAwsAuth(report: SyncReport, change: NonNullable<SyncReport['change']>): string {
   const lines = [`aws-auth in cluster ${report.cluster?.name ?? '?'} (as ${report.identity ?? '?'}):`];
   for (const e of change.added) lines.push(`  + ${entryLine(e)}  (from ${e.source})`);
   for (const e of change.removed) lines.push(`  - ${entryLine(e)}  (was ${e.source})`);
@@ -187,6 +211,47 @@ function describeOutcome(report: SyncReport): string {
   else if (total === 0) lines.push('no change: nothing to write.');
   else if (report.dryRun) lines.push('dry run: nothing written; run again with --commit to apply.');
   return `${lines.join('\n')}\n`;
+}
+
+/** The access-entries plan, one line per step in the order apply runs them, each with its source and why. */
+function describeAccessEntries(report: SyncReport, outcome: NonNullable<SyncReport['accessEntries']>): string {
+  const { plan, applied } = outcome;
+  const lines = [`access entries of cluster ${report.cluster?.name ?? '?'} (as ${report.identity ?? '?'}):`];
+  for (const step of plan.steps) lines.push(`  ${stepLine(step)}`);
+  lines.push(
+    `  ${plan.creates.length} to create, ${plan.updates.length} to update, ${plan.deletes.length} to delete, ` +
+      `${plan.associations.length} to associate, ${plan.disassociations.length} to disassociate; ` +
+      `${plan.unchanged.length} unchanged; ${plan.keptForeign.length} not managed by eks-auth-sync (kept)`,
+  );
+  if (outcome.committed) lines.push(`committed: ${applied} step${applied === 1 ? '' : 's'} applied.`);
+  else if (plan.steps.length === 0) lines.push('no change: nothing to write.');
+  else if (report.dryRun) lines.push('dry run: nothing written; run again with --commit to apply.');
+  return `${lines.join('\n')}\n`;
+}
+
+function stepLine(step: Step): string {
+  const groups = (g: readonly string[]) => `[${g.join(', ')}]`;
+  const why = (w: readonly string[]) => (w.length === 0 ? '' : `; ${w.join('; ')}`);
+  switch (step.action) {
+    case 'create':
+      return `+ create ${step.type} ${step.principalArn} → ${step.username ?? "EKS's default username"} ${groups(step.kubernetesGroups)}  (from ${step.source}${why(step.why)})`;
+    case 'associate':
+      return `+ associate ${step.principalArn} ${policyName(step.policyArn)} at ${scopeText(step.scope)}${step.before ? ` (was ${scopeText(step.before)})` : ''}  (from ${step.source})`;
+    case 'update':
+      return `~ update ${step.principalArn} ${step.before.username} ${groups(step.before.kubernetesGroups)} → ${step.username} ${groups(step.kubernetesGroups)}  (from ${step.source}${why(step.why)})`;
+    case 'disassociate':
+      return `- disassociate ${step.principalArn} ${policyName(step.policyArn)}  (from ${step.source})`;
+    case 'delete':
+      return `- delete ${step.type} ${step.principalArn}  (${step.reason === 'type change' ? `type change, from ${step.source}` : `was ${step.source}`})`;
+  }
+}
+
+function policyName(arn: string): string {
+  return arn.slice(arn.lastIndexOf('/') + 1);
+}
+
+function scopeText(scope: AccessScope): string {
+  return scope.type === 'cluster' ? 'cluster scope' : `namespaces ${scope.namespaces.join(', ')}`;
 }
 
 function entryLine(e: PlannedEntry): string {
@@ -237,6 +302,11 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     if (err instanceof UsageError) {
       io.stderr.write(`error: ${err.message}\nRun "eks-auth-sync --help" for usage.\n`);
       return EXIT_USAGE;
+    }
+    // In `both`, the target that did not fail did its work: show it before the error.
+    if (err instanceof TargetsFailedError) {
+      reportWarnings(err.report.warnings, io);
+      io.stderr.write(describeOutcome(err.report));
     }
     const message = err instanceof EksAuthSyncError ? err.message : `unexpected failure (a bug): ${(err as Error).stack ?? String(err)}`;
     io.stderr.write(`error: ${message}\n`);

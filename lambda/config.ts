@@ -15,6 +15,8 @@ import { yamlNestingProblem } from './yaml-limits.js';
 import {
   quoteValue, renderedPrefix, reservedPrefix, roleArnProblem, userArnProblem, validateGroups, validateUsername, type RoleArn, type UserArn,
 } from './mappings.js';
+import { policySpecProblem } from './targets/access-entries/translate.js';
+import { TAG_RESTRICTED_POLICIES } from './scanners/iam-policies.js';
 
 /** Fails a string with the message `problem` returns, if any. */
 const validString = (problem: (s: string) => string | undefined) =>
@@ -28,15 +30,30 @@ const groups = z.array(z.string()).check(z.superRefine((g, ctx) => {
   if (p) ctx.addIssue({ code: 'custom', message: p, input: g });
 }));
 
+/**
+ * `{policy: AmazonEKSViewPolicy, namespaces: [dev, team-*]}`; no namespaces: cluster scope. The
+ * shape is checked here, the name and namespaces by the rule the access-entries target applies.
+ */
+const accessPolicy = z.strictObject({
+  policy: z.string(),
+  namespaces: z.optional(z.array(z.string())),
+}).check(z.superRefine((spec, ctx) => {
+  const p = policySpecProblem(spec);
+  if (p) ctx.addIssue({ code: 'custom', message: p, input: spec });
+}));
+const accessPolicies = z.optional(z.array(accessPolicy));
+
 const userEntry = z.strictObject({
   userarn: z.pipe(validString(userArnProblem), z.transform((s) => s as UserArn)),
   username: validString(validateUsername),
   groups: z._default(groups, []),
+  accessPolicies,
 });
 const roleEntry = z.strictObject({
   rolearn: z.pipe(validString(roleArnProblem), z.transform((s) => s as RoleArn)),
   username: validString(validateUsername),
   groups: z._default(groups, []),
+  accessPolicies,
 });
 
 /** The aws-auth entry document used by static, file and ssm sources: `{users, roles}`. */
@@ -104,6 +121,8 @@ const iamSection = z.strictObject({
   mode: z._default(z.enum(['bulk', 'perIdentity']), 'bulk'),
   concurrency: z._default(z.int().check(z.gte(1), z.lte(32)), 8),
   allowSystemGroups: z._default(z.array(z.string().check(z.startsWith('system:'))), []),
+  /** The admin access policies the `accessPolicies` tag may grant; by default it may grant neither. */
+  allowAccessPolicies: z._default(z.array(z.enum(TAG_RESTRICTED_POLICIES)), []),
 });
 const ssmSection = z.strictObject({
   path: z.string().check(z.regex(/^\/?[\w.\-/]+$/, 'expected an SSM parameter name such as /eks/mycluster/auth')),

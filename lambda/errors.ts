@@ -2,6 +2,8 @@
  * Every error eks-auth-sync raises on purpose is an `EksAuthSyncError`: its message is
  * meant for the operator and names what failed and where. Anything else is a bug.
  */
+import type { SyncReport } from './sync.js';
+
 export class EksAuthSyncError extends Error {
   override name = 'EksAuthSyncError';
 }
@@ -140,14 +142,27 @@ export class BrokenAwsAuthError extends GuardRefusalError {
   }
 }
 
-/** The sources produced no mappings while aws-auth holds entries eks-auth-sync synced earlier. */
+/**
+ * The store a guard protects, as its refusals name it: each target's guards are its own, so a
+ * refusal says which one was left unchanged (in `both`, the other may have been written).
+ */
+export type GuardTarget = 'aws-auth' | 'access entries';
+
+const HOLDER: Record<GuardTarget, string> = { 'aws-auth': 'aws-auth', 'access entries': "the cluster's access entries" };
+const ENTRIES: Record<GuardTarget, string> = { 'aws-auth': 'aws-auth entries', 'access entries': 'access entries' };
+const UNCHANGED: Record<GuardTarget, string> = { 'aws-auth': 'aws-auth was not changed', 'access entries': 'No access entry was changed' };
+
+/** The sources produced no mappings while the target holds entries eks-auth-sync synced earlier. */
 export class EmptySourcesGuardError extends GuardRefusalError {
   override name = 'EmptySourcesGuardError';
-  constructor(readonly ownedCount: number) {
+  constructor(
+    readonly ownedCount: number,
+    readonly target: GuardTarget = 'aws-auth',
+  ) {
     super(
-      `The sources produced no mappings, but aws-auth holds ${ownedCount} entr${ownedCount === 1 ? 'y' : 'ies'} ` +
+      `The sources produced no mappings, but ${HOLDER[target]} hold${target === 'aws-auth' ? 's' : ''} ${ownedCount} entr${ownedCount === 1 ? 'y' : 'ies'} ` +
         `eks-auth-sync manages; writing would remove them all. This usually means a source failed ` +
-        `quietly (an expired credential, an emptied parameter). aws-auth was not changed. If an empty ` +
+        `quietly (an expired credential, an emptied parameter). ${UNCHANGED[target]}. If an empty ` +
         `result is intended, set sync.allowEmpty: true in the config.`,
     );
   }
@@ -155,7 +170,7 @@ export class EmptySourcesGuardError extends GuardRefusalError {
 
 /**
  * The plan would remove more entries than `maxRemovals` allows in one run; overwriting an entry
- * eks-auth-sync did not write counts as removing it.
+ * eks-auth-sync did not write counts as removing it, and so does an access entry's type change.
  */
 export class MaxRemovalsGuardError extends GuardRefusalError {
   override name = 'MaxRemovalsGuardError';
@@ -164,13 +179,29 @@ export class MaxRemovalsGuardError extends GuardRefusalError {
     readonly limit: number,
     readonly firstArns: readonly string[],
     readonly overwritten = 0,
+    readonly target: GuardTarget = 'aws-auth',
   ) {
     const more = count > firstArns.length ? `, and ${count - firstArns.length} more` : '';
     const counting = overwritten === 0 ? '' : ` (counting ${overwritten} entr${overwritten === 1 ? 'y' : 'ies'} eks-auth-sync did not write, which a source changes)`;
     super(
-      `The plan would remove ${count} aws-auth entries${counting}, more than the limit of ${limit} per run ` +
-        `(${firstArns.join(', ')}${more}). aws-auth was not changed. Check that the sources are ` +
+      `The plan would remove ${count} ${ENTRIES[target]}${counting}, more than the limit of ${limit} per run ` +
+        `(${firstArns.join(', ')}${more}). ${UNCHANGED[target]}. Check that the sources are ` +
         `complete; if the removals are intended, raise sync.maxRemovals in the config.`,
+    );
+  }
+}
+
+/** The plan would leave more access entries on the cluster than EKS allows. */
+export class AccessEntryQuotaGuardError extends GuardRefusalError {
+  override name = 'AccessEntryQuotaGuardError';
+  constructor(
+    readonly count: number,
+    readonly limit: number,
+  ) {
+    super(
+      `The plan would make the cluster hold ${count} access entries, over EKS's limit of ${limit} per cluster ` +
+        `(not adjustable); EKS would refuse the creates part-way. ${UNCHANGED['access entries']}. Map fewer ` +
+        `identities (for example a role per team instead of a user per person).`,
     );
   }
 }
@@ -224,4 +255,34 @@ export class ConflictRetriesExhaustedError extends EksAuthSyncError {
  */
 export class DeadlineError extends EksAuthSyncError {
   override name = 'DeadlineError';
+}
+
+/**
+ * The chosen target cannot work on the cluster's authentication mode: aws-auth on an `API` cluster
+ * (EKS ignores it there), or access entries on a `CONFIG_MAP` cluster (the API refuses them).
+ * Raised before anything is read from or written to the target.
+ */
+export class TargetModeError extends EksAuthSyncError {
+  override name = 'TargetModeError';
+}
+
+/**
+ * In `sync.target: both`, one target or both failed. Each target ran on its own, so the report
+ * says what the other did; the run still fails, so the alarms fire.
+ */
+export class TargetsFailedError extends EksAuthSyncError {
+  override name = 'TargetsFailedError';
+  constructor(
+    /** Each failed target's error, by target. */
+    readonly failures: ReadonlyMap<GuardTarget, Error>,
+    /** The run's report, with each target's outcome. */
+    readonly report: SyncReport,
+  ) {
+    super([...failures].map(([target, err]) => `${target}: ${err.message}`).join(' | '));
+  }
+
+  /** Whether a guard refused at least one of the targets (the Lambda counts it in GuardRefusals). */
+  get guardRefused(): boolean {
+    return [...this.failures.values()].some((e) => e instanceof GuardRefusalError);
+  }
 }

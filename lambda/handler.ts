@@ -13,7 +13,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { loadConfig, type Config } from './config.js';
-import { ConfigError, GuardRefusalError, InvalidInvocationError } from './errors.js';
+import { ConfigError, GuardRefusalError, InvalidInvocationError, TargetsFailedError } from './errors.js';
 import { METRIC, METRIC_NAMESPACE, METRIC_SERVICE } from './metric-names.js';
 import { runSync, type RunOptions, type SyncReport } from './sync.js';
 
@@ -29,9 +29,54 @@ export const DEADLINE_SAFETY_MARGIN_MS = 10_000;
 export interface HandlerResponse {
   dryRun: boolean;
   committed: boolean;
+  /** The target(s) written and why (absent when the cluster was not reached). */
+  target?: { targets: string[]; reason: string; note?: string };
   desired: SyncReport['desired'];
+  /** aws-auth's change (null when aws-auth is not a target). */
   change: SyncReport['change'];
+  /** The access entries' steps and counts (null when they are not a target). */
+  accessEntries: AccessEntriesSummary | null;
+  /** In `both`, each failed target's error (the run then fails; this is logged with the failure). */
+  targetErrors?: SyncReport['targetErrors'];
+  migration?: SyncReport['migration'];
   warnings: SyncReport['warnings'];
+}
+
+/** The access-entries outcome without the per-entry lists that only restate what is in step. */
+export interface AccessEntriesSummary {
+  steps: NonNullable<SyncReport['accessEntries']>['plan']['steps'];
+  applied: number;
+  committed: boolean;
+  unchanged: number;
+  keptForeign: number;
+  selfEntryKept: NonNullable<SyncReport['accessEntries']>['plan']['selfEntryKept'];
+}
+
+/** The response for a report: what ran, what changed, and every warning. */
+export function responseOf(report: SyncReport): HandlerResponse {
+  const ae = report.accessEntries;
+  const response: HandlerResponse = {
+    dryRun: report.dryRun,
+    committed: report.committed,
+    desired: report.desired,
+    change: report.change,
+    accessEntries: ae && {
+      steps: ae.plan.steps,
+      applied: ae.applied,
+      committed: ae.committed,
+      unchanged: ae.plan.unchanged.length,
+      keptForeign: ae.plan.keptForeign.length,
+      selfEntryKept: ae.plan.selfEntryKept,
+    },
+    warnings: report.warnings,
+  };
+  if (report.target) {
+    const { targets, reason, note } = report.target;
+    response.target = { targets, reason, ...(note === undefined ? {} : { note }) };
+  }
+  if (Object.keys(report.targetErrors).length > 0) response.targetErrors = report.targetErrors;
+  if (report.migration) response.migration = report.migration;
+  return response;
 }
 
 /** How an event is to be handled. */
@@ -106,26 +151,24 @@ export function createHandler(deps: HandlerDeps): LambdaHandler {
       const options: RunOptions = { config, configDir, commit: invocation.commit };
       if (context) options.deadline = new Date(started + context.getRemainingTimeInMillis() - DEADLINE_SAFETY_MARGIN_MS);
       const report = await deps.runSync(options);
-      const response: HandlerResponse = {
-        dryRun: report.dryRun,
-        committed: report.committed,
-        desired: report.desired,
-        change: report.change,
-        warnings: report.warnings,
-      };
+      const response = responseOf(report);
       metrics.addMetric('MappingsDesired', MetricUnit.Count, report.desired.roles + report.desired.users);
       metrics.addMetric('EntriesAdded', MetricUnit.Count, report.change?.added.length ?? 0);
       metrics.addMetric('EntriesRemoved', MetricUnit.Count, report.change?.removed.length ?? 0);
       metrics.addMetric('EntriesChanged', MetricUnit.Count, report.change?.changed.length ?? 0);
       if (invocation.trigger === 'schedule') metrics.addMetric(METRIC.scheduledRunSucceeded, MetricUnit.Count, 1);
-      metrics.addMetric('SelfEntryKept', MetricUnit.Count, report.change?.selfEntryKept ? 1 : 0);
+      metrics.addMetric('AccessEntrySteps', MetricUnit.Count, report.accessEntries?.plan.steps.length ?? 0);
+      metrics.addMetric('SelfEntryKept', MetricUnit.Count, report.change?.selfEntryKept || report.accessEntries?.plan.selfEntryKept ? 1 : 0);
       metrics.addMetric('OwnershipRecordMissing', MetricUnit.Count, report.change?.ownershipRecordMissing ? 1 : 0);
       metrics.addMetric('ForeignEntriesKept', MetricUnit.Count, report.change?.keptAgainstTags.length ?? 0);
       logger.info(summary(report), { ...response });
       return response;
     } catch (error) {
       metrics.addMetric('Failures', MetricUnit.Count, 1);
-      if (error instanceof GuardRefusalError) metrics.addMetric(METRIC.guardRefusals, MetricUnit.Count, 1);
+      const refused = error instanceof GuardRefusalError || (error instanceof TargetsFailedError && error.guardRefused);
+      if (refused) metrics.addMetric(METRIC.guardRefusals, MetricUnit.Count, 1);
+      // In `both`, the target that did not fail did its work: its outcome goes in the log too.
+      if (error instanceof TargetsFailedError) logger.info('one target failed; the outcome of each', { ...responseOf(error.report) });
       // Before the config is loaded the cluster dimension is unknown, so the stack's alarm cannot
       // see this count; the config was validated at synth, and the no-success alarm still fires.
       if (error instanceof ConfigError) metrics.addMetric(METRIC.invalidConfig, MetricUnit.Count, 1);
@@ -140,9 +183,10 @@ export function createHandler(deps: HandlerDeps): LambdaHandler {
 }
 
 function summary(report: SyncReport): string {
-  if (report.committed) return 'aws-auth updated';
-  if (report.dryRun) return 'dry run: aws-auth change planned';
-  return 'aws-auth already in step';
+  const names = (report.target?.targets ?? ['configMap']).map((t) => (t === 'configMap' ? 'aws-auth' : 'access entries')).join(' and ');
+  if (report.committed) return `${names} updated`;
+  if (report.dryRun) return `dry run: ${names} change planned`;
+  return `${names} already in step`;
 }
 
 /**

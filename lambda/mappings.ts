@@ -307,8 +307,30 @@ function byArn<T>(arnOf: (e: T) => string): (a: T, b: T) => number {
   };
 }
 
-function sameEntry(a: { username: string; groups: string[] }, b: { username: string; groups: string[] }): boolean {
-  return a.username === b.username && a.groups.join('\n') === b.groups.join('\n');
+type Entry = AccessEntryDetails & { username: string; groups: string[] };
+
+/** `specs` as one line, e.g. `AmazonEKSViewPolicy (dev, team-*), AmazonEKSEditPolicy (cluster)`; empty when there are none. */
+export function describeAccessPolicies(specs: readonly AccessPolicySpec[] | undefined): string {
+  return (specs ?? []).map((p) => `${p.policy} (${p.namespaces === undefined ? 'cluster' : p.namespaces.join(', ')})`).join(', ');
+}
+
+/** Whether two entries grant the same: aws-auth's fields, and what only access entries read. No policies and `[]` are the same. */
+function sameEntry(a: Entry, b: Entry): boolean {
+  return a.username === b.username && a.groups.join('\n') === b.groups.join('\n') && a.nodeType === b.nodeType &&
+    describeAccessPolicies(a.accessPolicies) === describeAccessPolicies(b.accessPolicies);
+}
+
+/** A deep copy of `specs`, so whoever receives it cannot change the original's lists. */
+export function copyAccessPolicies(specs: readonly AccessPolicySpec[]): AccessPolicySpec[] {
+  return specs.map((p) => (p.namespaces === undefined ? { policy: p.policy } : { policy: p.policy, namespaces: [...p.namespaces] }));
+}
+
+/** The access-entry fields of `entry`, copied; `sourceArn` defaults to the ARN as the source wrote it. */
+function details(entry: AccessEntryDetails, writtenArn: string): AccessEntryDetails {
+  const out: AccessEntryDetails = { sourceArn: entry.sourceArn ?? writtenArn };
+  if (entry.nodeType !== undefined) out.nodeType = entry.nodeType;
+  if (entry.accessPolicies !== undefined) out.accessPolicies = copyAccessPolicies(entry.accessPolicies);
+  return out;
 }
 
 /**
@@ -317,8 +339,10 @@ function sameEntry(a: { username: string; groups: string[] }, b: { username: str
  * Precedence is deterministic: the scanner listed EARLIER in the config wins, and within one
  * scanner the first entry wins. Every other entry for the same ARN (compared as the authenticator
  * does, case-insensitively) is dropped with a warning naming both sources, identical or not.
- * Role ARNs with an IAM path are written without it, with a warning. Groups keep their order,
- * duplicates removed. Users and roles are sorted by `arnKey`, so equal inputs give equal output.
+ * Entries are identical when username, groups, node type and access policies all are.
+ * Role ARNs with an IAM path are written without it, with a warning; `sourceArn` keeps the ARN
+ * as the source gave it (path included), since access entries need the path. Groups keep their
+ * order, duplicates removed. Users and roles are sorted by `arnKey`, so equal inputs give equal output.
  */
 export function mergeScanResults(results: readonly ScanResult[]): DesiredState {
   const warnings: Warning[] = results.flatMap((r) => r.warnings);
@@ -327,14 +351,17 @@ export function mergeScanResults(results: readonly ScanResult[]): DesiredState {
   const users = new Map<string, UserMapping>();
   const roles = new Map<string, RoleMapping>();
 
-  const add = <T extends { username: string; groups: string[] }>(
+  const add = <T extends Entry>(
     into: Map<string, T>, arn: string, entry: T, { source, trust }: ScanResult,
   ): void => {
     const key = arnKey(arn);
     const kept = into.get(key);
     const keptSource = sourceOf.get(key);
     if (kept && keptSource !== undefined) {
-      const how = sameEntry(kept, entry) ? 'an identical entry' : `a different entry (kept username ${JSON.stringify(kept.username)}, groups [${kept.groups.join(', ')}])`;
+      const keptPolicies = describeAccessPolicies(kept.accessPolicies);
+      const how = sameEntry(kept, entry)
+        ? 'an identical entry'
+        : `a different entry (kept username ${JSON.stringify(kept.username)}, groups [${kept.groups.join(', ')}]${keptPolicies === '' ? '' : `, access policies ${keptPolicies}`})`;
       const where = keptSource === source ? 'earlier in the same source' : `by "${keptSource}", which is listed earlier`;
       warnings.push({ source, subject: arn, message: `${how} is already mapped ${where}; this entry is ignored` });
       return;
@@ -346,7 +373,7 @@ export function mergeScanResults(results: readonly ScanResult[]): DesiredState {
 
   for (const r of results) {
     for (const u of r.mappings.users) {
-      add(users, u.userarn, { userarn: u.userarn, username: u.username, groups: uniq(u.groups) }, r);
+      add(users, u.userarn, { userarn: u.userarn, username: u.username, groups: uniq(u.groups), ...details(u, u.userarn) }, r);
     }
     for (const role of r.mappings.roles) {
       const canonical = canonicalRoleArn(role.rolearn);
@@ -357,7 +384,7 @@ export function mergeScanResults(results: readonly ScanResult[]): DesiredState {
           message: `role ARN has an IAM path, which the authenticator never matches; written as ${canonical}`,
         });
       }
-      add(roles, canonical, { rolearn: canonical, username: role.username, groups: uniq(role.groups) }, r);
+      add(roles, canonical, { rolearn: canonical, username: role.username, groups: uniq(role.groups), ...details(role, role.rolearn) }, r);
     }
   }
   return {
@@ -371,14 +398,24 @@ export function mergeScanResults(results: readonly ScanResult[]): DesiredState {
   };
 }
 
+/** An entry's `accessPolicies` as the mappings document writes them, when it has any. */
+function renderedPolicies(e: AccessEntryDetails): { accessPolicies?: AccessPolicySpec[] } {
+  if (e.accessPolicies === undefined || e.accessPolicies.length === 0) return {};
+  return { accessPolicies: copyAccessPolicies(e.accessPolicies) };
+}
+
 /**
  * Renders mappings as the YAML document the original eks-auth-sync printed: top-level `users`
- * then `roles`, each sorted by ARN. Byte-identical for equal input.
+ * then `roles`, each sorted by ARN, plus `accessPolicies` on the entries that have any (the
+ * document's own syntax, so the output reads back as a static, file or SSM source).
+ * Byte-identical for equal input.
  */
 export function renderMappingsYaml(m: Mappings): string {
   const doc = {
-    users: [...m.users].sort(byArn((u) => u.userarn)).map((u) => ({ userarn: u.userarn, username: u.username, groups: [...u.groups] })),
-    roles: [...m.roles].sort(byArn((r) => r.rolearn)).map((r) => ({ rolearn: r.rolearn, username: r.username, groups: [...r.groups] })),
+    users: [...m.users].sort(byArn((u) => u.userarn))
+      .map((u) => ({ userarn: u.userarn, username: u.username, groups: [...u.groups], ...renderedPolicies(u) })),
+    roles: [...m.roles].sort(byArn((r) => r.rolearn))
+      .map((r) => ({ rolearn: r.rolearn, username: r.username, groups: [...r.groups], ...renderedPolicies(r) })),
   };
   return stringify(doc, { lineWidth: 0 });
 }

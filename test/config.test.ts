@@ -26,7 +26,7 @@ describe('parseConfig', () => {
       type: 'iam',
       iam: {
         pathPrefix: '/', groupSeparator: '::', disableUserScan: false, disableRoleScan: false,
-        mode: 'bulk', concurrency: 8, allowSystemGroups: [],
+        mode: 'bulk', concurrency: 8, allowSystemGroups: [], allowAccessPolicies: [],
       },
     });
   });
@@ -93,6 +93,25 @@ scanners:
       'scanners[0].static.roles[0].username: username "{{SessionName}}:kube-scheduler" has a template before its first ":", so the session name picks its prefix (it can render "system:kube-scheduler")'],
     ['a system group that is not one', 'cluster: {name: c}\nscanners: [{type: iam, iam: {allowSystemGroups: [masters]}}]',
       'scanners[0].iam.allowSystemGroups[0]: expected a value starting with "system:" (got "masters")'],
+    ['an allowed access policy that tags may grant anyway', 'cluster: {name: c}\nscanners: [{type: iam, iam: {allowAccessPolicies: [AmazonEKSViewPolicy]}}]',
+      'scanners[0].iam.allowAccessPolicies[0]: expected one of "AmazonEKSClusterAdminPolicy", "AmazonEKSAdminPolicy" (got "AmazonEKSViewPolicy")'],
+    ...([
+      ['an access policy ARN instead of its name', '{policy: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"}',
+        'roles[0].accessPolicies[0]: access policy "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy" is not an access policy name (e.g. AmazonEKSViewPolicy)'],
+      ['a namespace that is not a DNS label', '{policy: AmazonEKSViewPolicy, namespaces: [dev, Team_A]}',
+        'roles[0].accessPolicies[0]: access policy AmazonEKSViewPolicy: "Team_A" is not a namespace name (wildcards like team-* allowed)'],
+      ['an empty namespaces list', '{policy: AmazonEKSEditPolicy, namespaces: []}',
+        'roles[0].accessPolicies[0]: access policy AmazonEKSEditPolicy: an empty namespaces list (leave namespaces out for cluster scope)'],
+      ['a namespace that is not a string', '{policy: AmazonEKSEditPolicy, namespaces: [1]}',
+        'roles[0].accessPolicies[0].namespaces[0]: expected string, got number 1'],
+      ['an access policy without its name', '{namespaces: [dev]}', 'roles[0].accessPolicies[0].policy: required'],
+      ['a misspelt access policy key', '{policy: AmazonEKSViewPolicy, namespace: [dev]}',
+        'roles[0].accessPolicies[0].namespace: unknown key; did you mean namespaces?'],
+    ] as const).map(([what, spec, expected]) => [
+      what,
+      `cluster: {name: c}\nscanners: [{type: static, static: {roles: [{rolearn: "arn:aws:iam::111122223333:role/a", username: a, accessPolicies: [${spec}]}]}}]`,
+      `scanners[0].static.${expected}`,
+    ]),
   ])('rejects %s naming its path', (_what, text, expected) => {
     expect(problems(text)).toContain(expected);
   });
@@ -175,6 +194,24 @@ describe('the example configs', () => {
 });
 
 describe('parseMappingsDocument', () => {
+  it('reads access policies, without namespaces at cluster scope, with namespace wildcards', () => {
+    const doc = parseMappingsDocument(`users:
+- userarn: arn:aws:iam::111122223333:user/a
+  username: a
+  accessPolicies:
+  - {policy: AmazonEKSViewPolicy, namespaces: [dev, team-*]}
+  - {policy: AmazonEKSClusterAdminPolicy}
+`, 'm.yaml');
+    expect(doc.users[0]?.accessPolicies).toEqual([
+      { policy: 'AmazonEKSViewPolicy', namespaces: ['dev', 'team-*'] }, { policy: 'AmazonEKSClusterAdminPolicy' },
+    ]);
+  });
+
+  it('names the path and value of a bad access policy in a file', () => {
+    expect(() => parseMappingsDocument('roles: [{rolearn: "arn:aws:iam::111122223333:role/a", username: a, accessPolicies: [{policy: View-Policy}]}]', 'm.yaml'))
+      .toThrow('m.yaml: roles[0].accessPolicies[0]: access policy "View-Policy" is not an access policy name (e.g. AmazonEKSViewPolicy)');
+  });
+
   it('fills in missing sections and groups', () => {
     expect(parseMappingsDocument('users: [{userarn: "arn:aws:iam::111122223333:user/a", username: a}]', 'm.yaml'))
       .toEqual({ users: [{ userarn: 'arn:aws:iam::111122223333:user/a', username: 'a', groups: [] }], roles: [] });

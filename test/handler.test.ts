@@ -58,6 +58,8 @@ const report: SyncReport = {
   desired: { roles: 3, users: 1 },
   mappings: { roles: [], users: [] },
   attempts: 1,
+  accessEntries: null,
+  targetErrors: {},
   change: {
     unchanged: 5,
     keptForeign: 2,
@@ -147,6 +149,7 @@ describe('the handler', () => {
       committed: true,
       desired: { roles: 3, users: 1 },
       change: report.change,
+      accessEntries: null,
       warnings: report.warnings,
     });
   });
@@ -201,6 +204,7 @@ describe('the handler', () => {
       EntriesRemoved: 2,
       EntriesChanged: 1,
       ScheduledRunSucceeded: 1,
+      AccessEntrySteps: 0,
       SelfEntryKept: 0,
       OwnershipRecordMissing: 0,
       ForeignEntriesKept: 0,

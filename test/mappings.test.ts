@@ -2,12 +2,12 @@ import { describe, expect, it } from 'vitest';
 import {
   canonicalRoleArn, mergeScanResults, parseRoleArn, parseUserArn, quoteValue, renderMappingsYaml, renderedPrefix, reservedPrefix,
   validateGroups, validateUsername,
-  type RoleArn, type ScanResult, type UserArn,
+  type RoleArn, type RoleMapping, type ScanResult, type UserArn, type UserMapping,
 } from '../lambda/mappings.js';
 
 const role = (arn: string, username = 'u', groups: string[] = []) => ({ rolearn: arn as RoleArn, username, groups });
 const user = (arn: string, username = 'u', groups: string[] = []) => ({ userarn: arn as UserArn, username, groups });
-const result = (source: string, roles: ReturnType<typeof role>[] = [], users: ReturnType<typeof user>[] = []): ScanResult =>
+const result = (source: string, roles: RoleMapping[] = [], users: UserMapping[] = []): ScanResult =>
   ({ source, trust: 'operator', mappings: { roles, users }, warnings: [] });
 
 describe('canonicalRoleArn', () => {
@@ -145,10 +145,11 @@ describe('validateUsername and validateGroups', () => {
 
 describe('mergeScanResults', () => {
   const A = 'arn:aws:iam::111122223333:role/A';
+  const B = 'arn:aws:iam::111122223333:role/B';
 
   it('keeps the entry of the scanner listed earlier and warns naming both sources', () => {
     const d = mergeScanResults([result('static[0]', [role(A, 'first', ['g1'])]), result('iam[1]', [role(A, 'second', ['g2'])])]);
-    expect(d.mappings.roles).toEqual([role(A, 'first', ['g1'])]);
+    expect(d.mappings.roles).toEqual([{ ...role(A, 'first', ['g1']), sourceArn: A }]);
     expect(d.sourceOf.get(A.toLowerCase())).toBe('static[0]');
     expect(d.warnings).toHaveLength(1);
     expect(d.warnings[0]).toMatchObject({ source: 'iam[1]', subject: A });
@@ -176,11 +177,77 @@ describe('mergeScanResults', () => {
   it('writes role ARNs without their path, with a warning, and merges them with the path-less form', () => {
     const sso = 'arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Admin_1';
     const d = mergeScanResults([result('file[0]', [role(sso, 'admin')]), result('iam[1]', [role('arn:aws:iam::111122223333:role/AWSReservedSSO_Admin_1', 'other')])]);
-    expect(d.mappings.roles).toEqual([role('arn:aws:iam::111122223333:role/AWSReservedSSO_Admin_1', 'admin')]);
+    // aws-auth gets the ARN without the path; access entries, which need it, the ARN as written.
+    expect(d.mappings.roles).toEqual([{ ...role('arn:aws:iam::111122223333:role/AWSReservedSSO_Admin_1', 'admin'), sourceArn: sso }]);
     expect(d.warnings.map((w) => w.message)).toEqual([
       expect.stringMatching(/IAM path.*written as arn:aws:iam::111122223333:role\/AWSReservedSSO_Admin_1/),
       expect.stringMatching(/already mapped by "file\[0\]"/),
     ]);
+  });
+
+  it('keeps the access-entry details of the entry it keeps: access policies, node type, and the ARN the source gave', () => {
+    const nodes = 'arn:aws:iam::111122223333:role/eks/Nodes';
+    const d = mergeScanResults([result('iam[0]', [
+      { ...role(nodes, 'system:node:{{EC2PrivateDNSName}}', ['system:nodes']), sourceArn: nodes, nodeType: 'node' },
+      { ...role(A, 'a'), accessPolicies: [{ policy: 'AmazonEKSViewPolicy', namespaces: ['dev', 'team-*'] }, { policy: 'AmazonEKSEditPolicy' }] },
+    ])]);
+    expect(d.mappings.roles).toEqual([
+      { ...role(A, 'a'), sourceArn: A, accessPolicies: [{ policy: 'AmazonEKSViewPolicy', namespaces: ['dev', 'team-*'] }, { policy: 'AmazonEKSEditPolicy' }] },
+      { ...role('arn:aws:iam::111122223333:role/Nodes', 'system:node:{{EC2PrivateDNSName}}', ['system:nodes']), sourceArn: nodes, nodeType: 'node' },
+    ]);
+  });
+
+  it.each([
+    ['other access policies', [{ policy: 'AmazonEKSEditPolicy' }]],
+    ['the same policy in other namespaces', [{ policy: 'AmazonEKSViewPolicy', namespaces: ['prod'] }]],
+    ['the same policy at cluster scope', [{ policy: 'AmazonEKSViewPolicy' }]],
+    ['no access policies', undefined],
+  ])('calls a duplicate with %s a different entry, naming the kept policies', (_what, accessPolicies) => {
+    const kept = { ...role(A), accessPolicies: [{ policy: 'AmazonEKSViewPolicy', namespaces: ['dev'] }] };
+    const d = mergeScanResults([result('a', [kept]), result('b', [{ ...role(A), ...(accessPolicies && { accessPolicies }) }])]);
+    expect(d.warnings.map((w) => w.message)).toEqual([
+      'a different entry (kept username "u", groups [], access policies AmazonEKSViewPolicy (dev)) is already mapped by "a", which is listed earlier; this entry is ignored',
+    ]);
+  });
+
+  it('calls a duplicate identical when its access policies are too, no policies and an empty list alike', () => {
+    const policies = [{ policy: 'AmazonEKSViewPolicy', namespaces: ['dev'] }];
+    const d = mergeScanResults([
+      result('a', [{ ...role(A), accessPolicies: policies }, { ...role(B), accessPolicies: [] }]),
+      result('b', [{ ...role(A), accessPolicies: policies.map((p) => ({ ...p })) }, role(B)]),
+    ]);
+    expect(d.warnings.map((w) => w.message)).toEqual([
+      expect.stringMatching(/^an identical entry is already mapped by "a"/),
+      expect.stringMatching(/^an identical entry is already mapped by "a"/),
+    ]);
+  });
+
+  it('calls a node mapping and an ordinary one with the same username and groups different entries', () => {
+    const n = role(A, 'system:node:{{EC2PrivateDNSName}}', ['system:nodes']);
+    const d = mergeScanResults([result('iam[0]', [{ ...n, nodeType: 'node' }]), result('static[1]', [n])]);
+    expect(d.warnings.map((w) => w.message)).toEqual([expect.stringMatching(/^a different entry/)]);
+  });
+
+  it('renders access policies in the mappings document\'s syntax, and nothing of the other details', () => {
+    const d = mergeScanResults([result('s', [
+      { ...role(A, 'a'), accessPolicies: [{ policy: 'AmazonEKSViewPolicy', namespaces: ['dev', 'team-*'] }, { policy: 'AmazonEKSEditPolicy' }] },
+      { ...role(B, 'b'), nodeType: 'node', sourceArn: 'arn:aws:iam::111122223333:role/x/B', accessPolicies: [] },
+    ])]);
+    expect(renderMappingsYaml(d.mappings)).toBe(`users: []
+roles:
+  - rolearn: arn:aws:iam::111122223333:role/A
+    username: a
+    groups: []
+    accessPolicies:
+      - policy: AmazonEKSViewPolicy
+        namespaces:
+          - dev
+          - team-*
+      - policy: AmazonEKSEditPolicy
+  - rolearn: arn:aws:iam::111122223333:role/B
+    username: b
+    groups: []
+`);
   });
 
   it('keeps user ARN paths', () => {

@@ -3,6 +3,9 @@
  * `eks/{accountId}/{clusterName}/username`, `.../groups` (joined by the separator) and, on
  * roles, `.../type` (`node`, `fargateNode`, `user`). A node type counts only on a role whose trust
  * policy lets nobody but that node's AWS service assume it, so tagging alone never makes a node.
+ * `.../accessPolicies` lists EKS access policies for the access-entries target (syntax in
+ * `iam-policies.ts`); a node's entry takes none, so nodes ignore it as they ignore the other tags.
+ * Each mapping carries the ARN IAM returned, path included, as `sourceArn`.
  *
  * Two ways to read the tags. `bulk` (default): GetAccountAuthorizationDetails returns users and
  * roles with their tags, up to 1,000 per call. `perIdentity`, for deployments that cannot grant
@@ -16,8 +19,9 @@ import {
 import type { IamScannerConfig } from '../config.js';
 import {
   canonicalRoleArn, parseRoleArn, parseUserArn, quoteValue, reservedPrefix, validateGroups, validateUsername,
-  type RoleArn, type RoleMapping, type UserArn, type UserMapping, type Warning,
+  type AccessEntryDetails, type NodeType, type RoleArn, type RoleMapping, type UserArn, type UserMapping, type Warning,
 } from '../mappings.js';
+import { parseAccessPoliciesTag } from './iam-policies.js';
 import type { ScannerOfType, Scanner } from './index.js';
 
 type Kind = 'user' | 'role';
@@ -39,10 +43,10 @@ const NODE_GROUPS = ['system:bootstrappers', 'system:nodes'];
  * the only service principals its trust policy may name: the tag alone must not make a node. A
  * Map, not an object: a tag value such as `constructor` must find nothing, not Object's members.
  */
-const NODE_TYPES: ReadonlyMap<string, { username: string; groups: string[]; services: readonly string[] }> = new Map([
-  ['node', { username: 'system:node:{{EC2PrivateDNSName}}', groups: NODE_GROUPS, services: ['ec2.amazonaws.com', 'ec2.amazonaws.com.cn'] }],
+const NODE_TYPES: ReadonlyMap<string, { nodeType: NodeType; username: string; groups: string[]; services: readonly string[] }> = new Map([
+  ['node', { nodeType: 'node', username: 'system:node:{{EC2PrivateDNSName}}', groups: NODE_GROUPS, services: ['ec2.amazonaws.com', 'ec2.amazonaws.com.cn'] }],
   ['fargateNode', {
-    username: 'system:node:{{SessionName}}', groups: [...NODE_GROUPS, 'system:node-proxier'], services: ['eks-fargate-pods.amazonaws.com'],
+    nodeType: 'fargateNode', username: 'system:node:{{SessionName}}', groups: [...NODE_GROUPS, 'system:node-proxier'], services: ['eks-fargate-pods.amazonaws.com'],
   }],
 ]);
 
@@ -74,15 +78,17 @@ export const iamScanner: Scanner<ScannerOfType<'iam'>> = async ({ name, scanner,
     if ('problem' in outcome) {
       warnings.push({ source: name, subject: identity.arn, message: `skipped: ${outcome.problem}` });
     } else if (identity.kind === 'user') {
-      users.push({ userarn: outcome.arn as UserArn, username: outcome.username, groups: outcome.groups });
+      const { arn, ...entry } = outcome;
+      users.push({ userarn: arn as UserArn, ...entry });
     } else {
-      roles.push({ rolearn: outcome.arn as RoleArn, username: outcome.username, groups: outcome.groups });
+      const { arn, ...entry } = outcome;
+      roles.push({ rolearn: arn as RoleArn, ...entry });
     }
   }
   return { source: name, mappings: { users, roles }, warnings };
 };
 
-type Outcome = { arn: string; username: string; groups: string[] } | { problem: string };
+type Outcome = AccessEntryDetails & { arn: string; username: string; groups: string[] } | { problem: string };
 
 /**
  * The entry an identity's tags ask for; undefined when it carries no tag for this cluster. Any
@@ -108,7 +114,7 @@ function mappingFor(identity: Identity, prefix: string, settings: IamScannerConf
     if (trustProblem !== undefined) {
       return { problem: `type "${type}" needs a trust policy that lets only ${node.services.join(' or ')} assume the role, but ${trustProblem}` };
     }
-    return { arn, username: node.username, groups: [...node.groups] };
+    return { arn, username: node.username, groups: [...node.groups], sourceArn: identity.arn, nodeType: node.nodeType };
   }
   if (type !== 'user') return { problem: `unknown type ${quoteValue(type)} in tag ${prefix}type (expected node, fargateNode or user)` };
 
@@ -130,7 +136,11 @@ function mappingFor(identity: Identity, prefix: string, settings: IamScannerConf
   if (refused !== undefined) {
     return { problem: `tag ${prefix}groups grants "${refused}", which IAM tags may not grant unless the iam scanner's allowSystemGroups lists it` };
   }
-  return { arn, username, groups };
+  const policiesTag = tags.get('accessPolicies');
+  if (policiesTag === undefined) return { arn, username, groups, sourceArn: identity.arn };
+  const policies = parseAccessPoliciesTag(policiesTag, settings.groupSeparator, settings.allowAccessPolicies);
+  if ('problem' in policies) return { problem: `tag ${prefix}accessPolicies: ${policies.problem}` };
+  return { arn, username, groups, sourceArn: identity.arn, accessPolicies: policies.policies };
 }
 
 /** The calls that assume a role; a trust statement allowing none of them does not matter here. */

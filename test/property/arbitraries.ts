@@ -77,10 +77,40 @@ function arn(kind: 'role' | 'user'): fc.Arbitrary<string> {
 const sane = fc.stringMatching(/^[a-z][a-z0-9-]{0,8}$/);
 const name = fc.oneof({ weight: 3, arbitrary: sane }, { weight: 1, arbitrary: hostileText }, { weight: 1, arbitrary: templatedName });
 
+/** Access policy names: EKS's, the admin ones tags may not grant by default, near misses, prototype members, hostile text. */
+const policyName = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom('AmazonEKSViewPolicy', 'AmazonEKSEditPolicy', 'AmazonEKSAdminViewPolicy', 'AmazonEKSClusterAdminPolicy', 'AmazonEKSAdminPolicy') },
+  { weight: 2, arbitrary: fc.constantFrom(
+    'amazoneksadminpolicy', 'AmazonEKSAdminPolicy ', 'AmazonEKS_AdminPolicy', 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminPolicy',
+    'constructor', 'toString', '__proto__', 'hasOwnProperty', 'valueOf', 'A'.repeat(129), 'A'.repeat(300), '', '1Policy',
+  ) },
+  { weight: 1, arbitrary: hostileText },
+);
+/** Namespaces: DNS labels, wildcards, and what is neither. */
+const namespace = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom('dev', 'team-a', 'kube-system', 'team-*', '*', 'a'.repeat(63)) },
+  { weight: 2, arbitrary: fc.constantFrom('Dev', 'team_a', '-dev', 'dev-', 'a'.repeat(64), '', 'a.b', 'constructor', '__proto__') },
+  { weight: 1, arbitrary: hostileText },
+);
+/** A valid `accessPolicies` list: EKS's policies at cluster scope or in namespaces, wildcards included. */
+export const validAccessPolicies = fc.array(fc.record({
+  policy: fc.constantFrom('AmazonEKSViewPolicy', 'AmazonEKSEditPolicy', 'AmazonEKSClusterAdminPolicy', 'AmazonEKSFuturePolicy'),
+  namespaces: fc.array(fc.constantFrom('dev', 'team-*', '*', 'kube-system'), { minLength: 1, maxLength: 3 }),
+}, { requiredKeys: ['policy'] }), { maxLength: 3 });
+/** An `accessPolicies` list of a mappings document: valid, hostile, or of the wrong shape. */
+const accessPoliciesList: fc.Arbitrary<unknown> = fc.oneof(
+  { weight: 4, arbitrary: validAccessPolicies },
+  { weight: 2, arbitrary: fc.array(fc.record({ policy: policyName, namespaces: fc.array(namespace, { maxLength: 3 }) }, { requiredKeys: ['policy'] }), { maxLength: 3 }) },
+  { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 2 }) },
+);
+
 /** An item of a `{users, roles}` document: mostly well-formed, sometimes with wrong types or unknown fields. */
 function entry(kind: 'role' | 'user'): fc.Arbitrary<unknown> {
   const field = kind === 'role' ? 'rolearn' : 'userarn';
-  const wellFormed = fc.record({ [field]: arn(kind), username: name, groups: fc.array(name, { maxLength: 3 }) });
+  const wellFormed = fc.record(
+    { [field]: arn(kind), username: name, groups: fc.array(name, { maxLength: 3 }), accessPolicies: accessPoliciesList },
+    { requiredKeys: [field, 'username', 'groups'] },
+  );
   return fc.oneof(
     { weight: 6, arbitrary: wellFormed },
     { weight: 1, arbitrary: fc.tuple(wellFormed, fc.dictionary(fc.constantFrom('userid', 'Groups', 'extra', 'sso'), fc.jsonValue({ maxDepth: 1 }), { maxKeys: 1 })).map(([e, x]) => ({ ...e, ...x })) },
@@ -137,10 +167,18 @@ function iamTags(separator: string): fc.Arbitrary<{ Key: string; Value: string }
     { weight: 1, arbitrary: fc.constantFrom(`EKS/${ACCOUNT}/${CLUSTER}/`, `eks/${ACCOUNT}/Prod/`, `eks/444455556666/${CLUSTER}/`, `eks/${ACCOUNT}/${CLUSTER}//`, `eks/${ACCOUNT}/${CLUSTER}`) },
   );
   const groups = fc.array(hostileText, { maxLength: 4 }).map((g) => g.join(separator));
+  // Tag values can hold neither `*` nor `,`, but the scanner must refuse them anyway: draw them too.
+  const policyItem = fc.tuple(policyName, fc.array(namespace, { maxLength: 3 })).map(([p, ns]) => [p, ...ns].join('/'));
+  const policies = fc.oneof(
+    { weight: 4, arbitrary: fc.array(policyItem, { maxLength: 3 }).map((items) => items.join(separator)) },
+    { weight: 1, arbitrary: fc.constantFrom('x'.repeat(257), `AmazonEKSViewPolicy${separator}`, `${separator}AmazonEKSViewPolicy`, 'AmazonEKSViewPolicy//dev', 'AmazonEKSViewPolicy, AmazonEKSAdminPolicy') },
+    { weight: 1, arbitrary: hostileText },
+  );
   const tag = fc.oneof(
     fc.tuple(prefix, fc.constant('username'), fc.oneof(hostileText, templatedName)),
     fc.tuple(prefix, fc.constant('groups'), fc.oneof(groups, hostileText)),
     fc.tuple(prefix, fc.constant('type'), fc.constantFrom('node', 'fargateNode', 'user', 'Node', 'admin', '', 'constructor', 'toString', '__proto__', 'hasOwnProperty')),
+    fc.tuple(prefix, fc.constant('accessPolicies'), policies),
   ).map(([p, k, v]) => ({ Key: `${p}${k}`, Value: v }));
   return fc.array(tag, { maxLength: 4 });
 }

@@ -8,7 +8,7 @@ import { renderMappingsYaml, roleArnProblem, userArnProblem, validateGroups, val
 import { decodeBase64 } from '../../lambda/scanners/ssm.js';
 import { configWith, scanWith } from '../scanners/helpers.js';
 import {
-  ACCOUNT, RESERVED_PREFIXES, aliasBomb, asText, hostileText, mappingsDoc, someRenderingStartsWith, ssmValue, templatedName, validMappingsDoc,
+  ACCOUNT, RESERVED_PREFIXES, aliasBomb, asText, hostileText, mappingsDoc, someRenderingStartsWith, ssmValue, templatedName, validAccessPolicies, validMappingsDoc,
 } from './arbitraries.js';
 
 /** What a parser did: its value, or the class and message of what it threw. */
@@ -67,7 +67,7 @@ describe('parsing a config (properties)', () => {
 });
 
 describe('parsing a mappings document (properties)', () => {
-  it('accepts only entries every validator accepts, whose reserved prefixes are the literal text\'s, and renders them so they read back the same', () => {
+  it('accepts only entries every validator accepts, whose reserved prefixes are the literal text\'s, and renders them so they read back the same, access policies included', () => {
     fc.assert(
       fc.property(mappingsDoc.chain(asText), (text) => {
         const read = outcome(() => parseMappingsDocument(text, 'm.yaml'));
@@ -84,12 +84,41 @@ describe('parsing a mappings document (properties)', () => {
           for (const p of RESERVED_PREFIXES) if (someRenderingStartsWith(e.username, p)) expect(literal.startsWith(p), `${e.username} → ${p}`).toBe(true);
           for (const g of e.groups) expect(g).not.toContain('{{');
         }
+        for (const p of [...doc.roles, ...doc.users].flatMap((e) => e.accessPolicies ?? [])) {
+          // The tests' own model: EKS's policy names (letters and digits), DNS-label namespaces with `*` wildcards, never an empty list.
+          expect(p.policy).toMatch(/^[A-Za-z][A-Za-z0-9]{0,127}$/);
+          if (p.namespaces !== undefined) expect(p.namespaces.length).toBeGreaterThan(0);
+          for (const ns of p.namespaces ?? []) expect(ns).toMatch(/^(?=.{1,63}$)[a-z0-9*]([-a-z0-9*]*[a-z0-9*])?$/);
+        }
         for (const r of doc.roles) expect(roleArnProblem(r.rolearn)).toBeUndefined();
         for (const u of doc.users) expect(userArnProblem(u.userarn)).toBeUndefined();
         const again = parseMappingsDocument(renderMappingsYaml(doc), 'rendered');
-        const key = (e: { username: string; groups: string[] }, arn: string) => JSON.stringify([arn.toLowerCase(), e.username, e.groups]);
+        // Read back the same, access policies included (an empty list renders as none).
+        const key = (e: { username: string; groups: string[]; accessPolicies?: unknown[] | undefined }, arn: string) =>
+          JSON.stringify([arn.toLowerCase(), e.username, e.groups, e.accessPolicies?.length ? e.accessPolicies : []]);
         expect(again.roles.map((r) => key(r, r.rolearn)).sort()).toEqual(doc.roles.map((r) => key(r, r.rolearn)).sort());
         expect(again.users.map((u) => key(u, u.userarn)).sort()).toEqual(doc.users.map((u) => key(u, u.userarn)).sort());
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
+
+describe('access policies in a mappings document (properties)', () => {
+  it('render so they read back the same, scope and order kept', () => {
+    const withPolicies = validMappingsDoc.chain((doc) => fc.record({
+      users: fc.tuple(...doc.users.map((u) => validAccessPolicies.map((accessPolicies) => ({ ...u, accessPolicies })))),
+      roles: fc.tuple(...doc.roles.map((r) => validAccessPolicies.map((accessPolicies) => ({ ...r, accessPolicies })))),
+    }));
+    fc.assert(
+      fc.property(withPolicies, (doc) => {
+        const read = parseMappingsDocument(JSON.stringify(doc), 'm.json');
+        const written = JSON.parse(JSON.stringify(doc)) as typeof doc;
+        const again = parseMappingsDocument(renderMappingsYaml(read), 'rendered');
+        const policies = (entries: { accessPolicies?: unknown[] | undefined }[], arnOf: (e: never) => string) =>
+          entries.map((e) => [arnOf(e as never).toLowerCase(), e.accessPolicies?.length ? e.accessPolicies : []]).sort();
+        expect(policies(again.roles, (r: { rolearn: string }) => r.rolearn)).toEqual(policies(written.roles, (r: { rolearn: string }) => r.rolearn));
+        expect(policies(again.users, (u: { userarn: string }) => u.userarn)).toEqual(policies(written.users, (u: { userarn: string }) => u.userarn));
       }),
       { numRuns: 100 },
     );
@@ -114,7 +143,10 @@ describe('templates in a mappings document (properties)', () => {
         expect(read.error).toBeInstanceOf(ConfigError);
         // Long names are cut short in the message, so only their start is expected.
         expect((read.error as Error).message).toContain(`${inRoles ? 'roles' : 'users'}[0].username: username ${JSON.stringify(username).slice(0, 40)}`);
-        if (chosenReserved) expect((read.error as Error).message).toMatch(/template before its first ":".*\(it can render "[^"]*:/);
+        // An unknown template (`{{Foo}}`) is refused first, for that reason.
+        const unknownTemplate = username.replace(/\{\{(?:SessionName|SessionNameRaw|AccountID|AccessKeyID|EC2PrivateDNSName)\}\}/g, '').includes('{{');
+        if (chosenReserved && !unknownTemplate) expect((read.error as Error).message).toMatch(/template before its first ":".*\(it can render "[^"]*:/);
+        if (unknownTemplate) expect((read.error as Error).message).toMatch(/uses an unknown template/);
       }),
       { numRuns: 200 },
     );

@@ -10,15 +10,22 @@ const scan = (path: string) => scanWith(configWith(`- type: file\n  file: {path:
 
 describe('file scanner', () => {
   it('reads a YAML file relative to the config directory', async () => {
-    writeFileSync(join(dir, 'm.yaml'), 'users:\n- userarn: arn:aws:iam::111122223333:user/ops/bob\n  username: bob\n  groups: [ops]\n');
+    writeFileSync(join(dir, 'm.yaml'), 'users:\n- userarn: arn:aws:iam::111122223333:user/ops/bob\n  username: bob\n  groups: [ops]\n' +
+      '  accessPolicies:\n  - policy: AmazonEKSEditPolicy\n    namespaces: [ops]\n  - policy: AmazonEKSViewPolicy\n');
     const d = await scan('m.yaml');
-    expect(d.mappings).toEqual({ users: [{ userarn: 'arn:aws:iam::111122223333:user/ops/bob', username: 'bob', groups: ['ops'] }], roles: [] });
+    expect(d.mappings).toEqual({
+      users: [{
+        userarn: 'arn:aws:iam::111122223333:user/ops/bob', username: 'bob', groups: ['ops'], sourceArn: 'arn:aws:iam::111122223333:user/ops/bob',
+        accessPolicies: [{ policy: 'AmazonEKSEditPolicy', namespaces: ['ops'] }, { policy: 'AmazonEKSViewPolicy' }],
+      }],
+      roles: [],
+    });
   });
 
   it('reads a JSON file by absolute path', async () => {
     writeFileSync(join(dir, 'm.json'), JSON.stringify({ roles: [{ rolearn: 'arn:aws:iam::111122223333:role/R', username: 'r' }] }));
     const d = await scan(join(dir, 'm.json'));
-    expect(d.mappings.roles).toEqual([{ rolearn: 'arn:aws:iam::111122223333:role/R', username: 'r', groups: [] }]);
+    expect(d.mappings.roles).toEqual([{ rolearn: 'arn:aws:iam::111122223333:role/R', username: 'r', groups: [], sourceArn: 'arn:aws:iam::111122223333:role/R' }]);
   });
 
   it('fails the run naming the scanner and the file when it cannot be read', async () => {

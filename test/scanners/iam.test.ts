@@ -145,10 +145,12 @@ describe.each([
     );
     const d = await scan(section.replace('}', ', allowSystemGroups: [system:masters]}'));
     expect(d.mappings.roles).toEqual([
-      { rolearn: 'arn:aws:iam::111122223333:role/Admin', username: 'admin', groups: ['system:masters', 'ops'] },
-      { rolearn: 'arn:aws:iam::111122223333:role/Dev', username: 'dev', groups: [] },
+      { rolearn: 'arn:aws:iam::111122223333:role/Admin', username: 'admin', groups: ['system:masters', 'ops'], sourceArn: 'arn:aws:iam::111122223333:role/Admin' },
+      { rolearn: 'arn:aws:iam::111122223333:role/Dev', username: 'dev', groups: [], sourceArn: 'arn:aws:iam::111122223333:role/Dev' },
     ]);
-    expect(d.mappings.users).toEqual([{ userarn: 'arn:aws:iam::111122223333:user/alice', username: 'alice', groups: ['devs'] }]);
+    expect(d.mappings.users).toEqual([
+      { userarn: 'arn:aws:iam::111122223333:user/alice', username: 'alice', groups: ['devs'], sourceArn: 'arn:aws:iam::111122223333:user/alice' },
+    ]);
     expect(d.warnings).toEqual([]);
     // Every entry is known to come from IAM tags, the least-trusted source.
     expect([...d.fromTags].sort()).toEqual(['arn:aws:iam::111122223333:role/admin', 'arn:aws:iam::111122223333:role/dev', 'arn:aws:iam::111122223333:user/alice']);
@@ -157,11 +159,14 @@ describe.each([
   it.each([
     ['node', 'system:node:{{EC2PrivateDNSName}}', ['system:bootstrappers', 'system:nodes']],
     ['fargateNode', 'system:node:{{SessionName}}', ['system:bootstrappers', 'system:nodes', 'system:node-proxier']],
-  ])('maps a role of type %s to the node entry whatever its other tags say', async (type, username, groups) => {
+  ])('maps a role of type %s to the node entry whatever its other tags say, with its node type and ARN with path', async (type, username, groups) => {
     const trust = policy(type === 'node' ? EC2 : FARGATE);
-    serve([role('Nodes', [tag('type', type), tag('username', 'ignored'), tag('groups', 'system:masters')], { trust })]);
+    const tags = [tag('type', type), tag('username', 'ignored'), tag('groups', 'system:masters'), tag('accessPolicies', 'AmazonEKSClusterAdminPolicy')];
+    serve([role('Nodes', tags, { trust, path: '/eks/' })]);
     const d = await scan(section);
-    expect(d.mappings.roles).toEqual([{ rolearn: 'arn:aws:iam::111122223333:role/Nodes', username, groups }]);
+    expect(d.mappings.roles).toEqual([
+      { rolearn: 'arn:aws:iam::111122223333:role/Nodes', username, groups, sourceArn: 'arn:aws:iam::111122223333:role/eks/Nodes', nodeType: type },
+    ]);
     expect(d.warnings).toEqual([]);
   });
 
@@ -196,6 +201,12 @@ describe.each([
       'arn:aws-us-gov:iam::111122223333:role/Gov',
     ]);
     expect(d.mappings.users.map((u) => u.userarn)).toEqual(['arn:aws-cn:iam::111122223333:user/people/eng/carol']);
+    // Access entries need the path the authenticator must not see: the mapping keeps the ARN IAM returned.
+    expect(d.mappings.roles.map((r) => r.sourceArn)).toEqual([
+      'arn:aws-cn:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Admin_0123456789abcdef',
+      'arn:aws-us-gov:iam::111122223333:role/team/Gov',
+    ]);
+    expect(d.mappings.users.map((u) => u.sourceArn)).toEqual(['arn:aws-cn:iam::111122223333:user/people/eng/carol']);
     // Paths on IAM roles are normal; only hand-written role ARNs with a path get a warning.
     expect(d.warnings).toEqual([]);
   });
@@ -245,6 +256,13 @@ describe.each([
     ['a template in a group', [tag('username', 'a'), tag('groups', '{{SessionName}}:masters')], /groups: group name .* contains a template/],
     ...['constructor', 'toString', '__proto__', 'hasOwnProperty', 'valueOf'].map((type): [string, Tag[], RegExp] =>
       [`the type ${type}, a JavaScript prototype member`, [tag('type', type), tag('username', 'a')], new RegExp(`unknown type "${type}"`)]),
+    ['the cluster admin access policy', [tag('username', 'a'), tag('accessPolicies', 'AmazonEKSViewPolicy::AmazonEKSClusterAdminPolicy')],
+      /tag eks\/111122223333\/prod\/accessPolicies: grants AmazonEKSClusterAdminPolicy, which IAM tags may not grant unless the iam scanner's allowAccessPolicies lists it/],
+    ['the admin access policy in a namespace', [tag('username', 'a'), tag('accessPolicies', 'AmazonEKSAdminPolicy/dev')], /grants AmazonEKSAdminPolicy, which IAM tags may not/],
+    ['an access policy name with other characters', [tag('username', 'a'), tag('accessPolicies', 'Amazon.EKS_ViewPolicy')],
+      /accessPolicies: access policy "Amazon.EKS_ViewPolicy" is not an access policy name/],
+    ['a namespace that is not a DNS label', [tag('username', 'a'), tag('accessPolicies', 'AmazonEKSViewPolicy/Dev')], /"Dev" is not a namespace name/],
+    ['an empty access policy item', [tag('username', 'a'), tag('accessPolicies', 'AmazonEKSViewPolicy::')], /accessPolicies: .* has an empty item/],
   ])('skips only the identity whose tags carry %s, with a warning naming it', async (_what, badTags, message) => {
     serve([role('Bad', badTags, { path: '/p/' }), role('Good', [tag('username', 'good')])]);
     const d = await scan(section);
@@ -280,6 +298,41 @@ describe.each([
     const d = await scan(section.replace('}', ', allowSystemGroups: [system:masters]}'));
     expect(d.mappings.roles.map((r) => r.username)).toEqual(['admin']);
     expect(d.warnings.map((w) => w.subject)).toEqual(['arn:aws:iam::111122223333:role/Nodes']);
+  });
+
+  it('maps the accessPolicies tag: policies joined by the group separator, each at cluster scope or in the namespaces after it', async () => {
+    serve(
+      [role('Dev', [tag('username', 'dev'), tag('accessPolicies', 'AmazonEKSViewPolicy::AmazonEKSEditPolicy/dev/staging')], { path: '/teams/' })],
+      [user('alice', [tag('username', 'alice'), tag('accessPolicies', '')])],
+    );
+    const d = await scan(section);
+    expect(d.mappings.roles).toEqual([{
+      rolearn: 'arn:aws:iam::111122223333:role/Dev', username: 'dev', groups: [], sourceArn: 'arn:aws:iam::111122223333:role/teams/Dev',
+      accessPolicies: [{ policy: 'AmazonEKSViewPolicy' }, { policy: 'AmazonEKSEditPolicy', namespaces: ['dev', 'staging'] }],
+    }]);
+    expect(d.mappings.users.map((u) => u.accessPolicies)).toEqual([[]]);
+    expect(d.warnings).toEqual([]);
+  });
+
+  it('lets the accessPolicies tag grant an admin policy when allowAccessPolicies lists it, and no other', async () => {
+    serve([
+      role('Admin', [tag('username', 'admin'), tag('accessPolicies', 'AmazonEKSAdminPolicy/dev')]),
+      role('Root', [tag('username', 'root'), tag('accessPolicies', 'AmazonEKSClusterAdminPolicy')]),
+    ]);
+    const d = await scan(section.replace('}', ', allowAccessPolicies: [AmazonEKSAdminPolicy]}'));
+    expect(d.mappings.roles.map((r) => [r.username, r.accessPolicies])).toEqual([['admin', [{ policy: 'AmazonEKSAdminPolicy', namespaces: ['dev'] }]]]);
+    expect(d.warnings.map((w) => w.subject)).toEqual(['arn:aws:iam::111122223333:role/Root']);
+  });
+
+  it('reads the accessPolicies tag with a custom group separator, and refuses it when the separator holds a slash', async () => {
+    serve([role('R', [tag('username', 'r'), tag('accessPolicies', 'AmazonEKSViewPolicy,AmazonEKSEditPolicy/dev')])]);
+    const d = await scan(section.replace('}', ', groupSeparator: ","}'));
+    expect(d.mappings.roles[0]?.accessPolicies).toEqual([{ policy: 'AmazonEKSViewPolicy' }, { policy: 'AmazonEKSEditPolicy', namespaces: ['dev'] }]);
+    iam.reset();
+    serve([role('R', [tag('username', 'r'), tag('accessPolicies', 'AmazonEKSViewPolicy//dev')])]);
+    const slashed = await scan(section.replace('}', ', groupSeparator: "//"}'));
+    expect(slashed.mappings.roles).toEqual([]);
+    expect(slashed.warnings[0]?.message).toMatch(/accessPolicies: cannot be read: the iam scanner's groupSeparator "\/\/" contains "\/"/);
   });
 
   it('honours a custom group separator', async () => {
@@ -327,7 +380,9 @@ describe('iam scanner calls', () => {
     const roles = Array.from({ length: 7 }, (_, i) => role(`R${i}`, i === 3 ? manyTags : [], { path: '/teams/' }));
     const seen = servePerIdentity(roles, [], 2);
     const d = await scan('{mode: perIdentity, concurrency: 2, pathPrefix: /teams/, disableUserScan: true}');
-    expect(d.mappings.roles).toEqual([{ rolearn: 'arn:aws:iam::111122223333:role/R3', username: 'r', groups: ['x', 'y'] }]);
+    expect(d.mappings.roles).toEqual([
+      { rolearn: 'arn:aws:iam::111122223333:role/R3', username: 'r', groups: ['x', 'y'], sourceArn: 'arn:aws:iam::111122223333:role/teams/R3' },
+    ]);
     expect(seen.prefixes.every((p) => p === '/teams/')).toBe(true);
     expect(seen.tagCalls.filter((c) => c === 'role:R3')).toHaveLength(2);
     expect(new Set(seen.tagCalls).size).toBe(7);

@@ -22,8 +22,12 @@ describe('runScanners', () => {
   it('merges scanners with the one listed first winning, and reports the conflict naming both', async () => {
     const d = await scanWith(configWith(STATIC + FILE), dir);
     expect(d.mappings.roles).toEqual([
-      { rolearn: 'arn:aws:iam::111122223333:role/Admin', username: 'admin', groups: ['system:masters'] },
-      { rolearn: 'arn:aws:iam::111122223333:role/AWSReservedSSO_Dev_1', username: 'dev', groups: [] },
+      { rolearn: 'arn:aws:iam::111122223333:role/Admin', username: 'admin', groups: ['system:masters'], sourceArn: 'arn:aws:iam::111122223333:role/Admin' },
+      // aws-auth gets the role without its path, access entries the ARN as written.
+      {
+        rolearn: 'arn:aws:iam::111122223333:role/AWSReservedSSO_Dev_1', username: 'dev', groups: [],
+        sourceArn: 'arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Dev_1',
+      },
     ]);
     expect(d.sourceOf.get('arn:aws:iam::111122223333:role/admin')).toBe('admins');
     expect(d.warnings).toEqual([

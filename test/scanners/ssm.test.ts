@@ -15,10 +15,19 @@ const DOC = `roles:
 users:
 - userarn: arn:aws:iam::111122223333:user/alice
   username: alice
+  accessPolicies: [{policy: AmazonEKSViewPolicy, namespaces: [dev, team-*]}]
 `;
 const EXPECTED = {
   roles: [{ rolearn: 'arn:aws:iam::111122223333:role/Admin', username: 'admin', groups: ['system:masters'] }],
-  users: [{ userarn: 'arn:aws:iam::111122223333:user/alice', username: 'alice', groups: [] }],
+  users: [{
+    userarn: 'arn:aws:iam::111122223333:user/alice', username: 'alice', groups: [],
+    accessPolicies: [{ policy: 'AmazonEKSViewPolicy', namespaces: ['dev', 'team-*'] }],
+  }],
+};
+/** The desired state: each entry also carries the ARN as written, for access entries. */
+const DESIRED = {
+  roles: EXPECTED.roles.map((r) => ({ ...r, sourceArn: r.rolearn })),
+  users: EXPECTED.users.map((u) => ({ ...u, sourceArn: u.userarn })),
 };
 
 function serve(value: string, type: 'String' | 'SecureString' = 'String'): void {
@@ -36,7 +45,7 @@ describe('ssm scanner', () => {
   ] as const)('reads %s', async (_what, value, type) => {
     serve(value, type);
     const d = await scan();
-    expect(d.mappings).toEqual(EXPECTED);
+    expect(d.mappings).toEqual(DESIRED);
   });
 
   it('asks for the value decrypted', async () => {

@@ -86,7 +86,10 @@ const iamScan = (awsSection: string) => {
 describe('over the wire', () => {
   it('reads IAM at the configured endpoint and writes the SSO role without its path', async () => {
     const d = await iamScan(`{endpoint: "${url}"}`);
-    expect(d.mappings.roles).toEqual([{ rolearn: 'arn:aws:iam::111122223333:role/AWSReservedSSO_Admin_0123', username: 'sso-admin', groups: [] }]);
+    expect(d.mappings.roles).toEqual([{
+      rolearn: 'arn:aws:iam::111122223333:role/AWSReservedSSO_Admin_0123', username: 'sso-admin', groups: [],
+      sourceArn: 'arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Admin_0123',
+    }]);
     expect(received.map((r) => r.action)).toEqual(['GetAccountAuthorizationDetails']);
   });
 

@@ -53,7 +53,7 @@ export async function startE2eWorld(config: unknown = DEMO_CONFIG, opts: Environ
     eks: await startFaultProxy(aws.eks.endpoint),
     kube: await startFaultProxy(kube.url),
   };
-  aws.eks.putCluster({ name: environment.clusterName, endpoint: proxy.kube.url, caPem: kube.caPem });
+  aws.eks.putCluster({ name: environment.clusterName, endpoint: proxy.kube.url, caPem: kube.caPem, authenticationMode: opts.authenticationMode ?? 'API_AND_CONFIG_MAP' });
   const demoSsm = aws.dataset.ssmParameters.map((p) => ({ ...p }));
   let configCount = 0;
   const content = (cm: ConfigMap | undefined): AwsAuthContent | undefined =>

@@ -5,7 +5,7 @@
  */
 import { validateConfig, type Config } from '../../lambda/config.js';
 import type { ConfigMap } from '../../lambda/configmap.js';
-import { startAwsStandins, type AwsStandins, type AwsStandinsOptions } from './aws-standins/index.js';
+import { startAwsStandins, type AuthenticationMode, type AwsStandins, type AwsStandinsOptions, type SeedAccessEntry } from './aws-standins/index.js';
 import { demoDataset } from './aws-standins/dataset.js';
 import { awsAuthMap } from './awsauth-fixtures.js';
 import { startKubeStandin, type KubeStandin, type KubeStandinOptions } from './kube-standin.js';
@@ -16,6 +16,10 @@ export interface EnvironmentOptions {
   kube?: Partial<Omit<KubeStandinOptions, 'clusterName' | 'identities'>>;
   /** Seed aws-auth; default: the demo cluster's (an EKS-managed node role and a hand-added admin). */
   awsAuth?: ConfigMap | null;
+  /** The cluster's authentication mode, which the Kubernetes stand-in follows too. @default 'API_AND_CONFIG_MAP' */
+  authenticationMode?: AuthenticationMode;
+  /** Access entries EKS made itself (cluster creator, node roles). @default [] */
+  accessEntries?: SeedAccessEntry[];
 }
 
 export interface Environment {
@@ -27,6 +31,8 @@ export interface Environment {
   env(): Record<string, string>;
   /** The live aws-auth, or undefined when there is none. */
   awsAuth(): ConfigMap | undefined;
+  /** Switches the cluster's authentication mode (as `aws eks update-cluster-config` does); its access entries stay. */
+  setAuthenticationMode(mode: AuthenticationMode): void;
   close(): Promise<void>;
 }
 
@@ -87,6 +93,8 @@ export async function startEnvironment(opts: EnvironmentOptions = {}): Promise<E
   try {
     kube = await startKubeStandin({
       writerGroups: [WRITER_GROUP, 'system:masters'],
+      // The API server authorises through the cluster's access entries as its mode says.
+      accessEntries: aws.eks.accessView(clusterName),
       ...opts.kube,
       clusterName,
       identities: {
@@ -102,7 +110,8 @@ export async function startEnvironment(opts: EnvironmentOptions = {}): Promise<E
     await aws.close();
     throw err;
   }
-  aws.eks.putCluster({ name: clusterName, endpoint: kube.url, caPem: kube.caPem });
+  const cluster = { name: clusterName, endpoint: kube.url, caPem: kube.caPem, accessEntries: opts.accessEntries ?? [] };
+  aws.eks.putCluster({ ...cluster, authenticationMode: opts.authenticationMode ?? 'API_AND_CONFIG_MAP' });
   return {
     aws,
     kube,
@@ -110,6 +119,7 @@ export async function startEnvironment(opts: EnvironmentOptions = {}): Promise<E
     accountId,
     env: () => aws.env(),
     awsAuth: () => kube.get('kube-system', 'aws-auth'),
+    setAuthenticationMode: (mode) => aws.eks.putCluster({ name: clusterName, endpoint: kube.url, caPem: kube.caPem, authenticationMode: mode }),
     close: async () => {
       await Promise.all([aws.close(), kube.close()]);
     },

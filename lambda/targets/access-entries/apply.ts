@@ -10,7 +10,7 @@ import {
   AssociateAccessPolicyCommand, CreateAccessEntryCommand, DeleteAccessEntryCommand, DisassociateAccessPolicyCommand,
   ResourceNotFoundException, UpdateAccessEntryCommand, type EKSClient,
 } from '@aws-sdk/client-eks';
-import { EksAuthSyncError } from '../../errors.js';
+import { DeadlineError, EksAuthSyncError } from '../../errors.js';
 import { OWNED_TAG, type AccessEntriesPlan, type Step } from './plan.js';
 
 export interface ApplyOptions {
@@ -23,12 +23,20 @@ export interface ApplyOptions {
   notFoundRetry?: { attempts: number; delayMs: number };
   /** Waits `ms`; injectable so tests need not wait. @default setTimeout */
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * No step (nor a NotFound retry) starts after this moment, so Lambda never kills the apply
+   * inside a call; the steps done stay applied, and the next run does the rest.
+   */
+  deadline?: Date;
+  /** @default () => new Date() */
+  clock?: () => Date;
 }
 
 /**
  * Runs the plan's steps in order and returns how many ran.
  * @example await applyAccessEntriesPlan(clients.eks(), plan, { clusterName: 'prod' });
- * @throws EksAuthSyncError naming the step, the principal and how many steps were applied before it.
+ * @throws EksAuthSyncError naming the step, the principal and how many steps were applied before it;
+ *   DeadlineError when the deadline passed before a step.
  */
 export async function applyAccessEntriesPlan(eks: EKSClient, plan: Pick<AccessEntriesPlan, 'steps'>, options: ApplyOptions): Promise<number> {
   const retry = options.notFoundRetry ?? { attempts: 5, delayMs: 1000 };
@@ -39,6 +47,12 @@ export async function applyAccessEntriesPlan(eks: EKSClient, plan: Pick<AccessEn
     const key = step.principalArn.toLowerCase();
     try {
       for (let attempt = 1; ; attempt++) {
+        if (options.deadline && (options.clock ?? (() => new Date()))() >= options.deadline) {
+          throw new DeadlineError(
+            `access entries of cluster ${options.clusterName}: stopped before ${describe(step)}, as the run's deadline (${options.deadline.toISOString()}) has passed; ` +
+              `${done} of ${plan.steps.length} steps were applied (grants first), and the next run does the rest. Raise the function's timeout if this repeats.`,
+          );
+        }
         try {
           await run(eks, options.clusterName, step);
           break;
@@ -49,6 +63,7 @@ export async function applyAccessEntriesPlan(eks: EKSClient, plan: Pick<AccessEn
         }
       }
     } catch (err) {
+      if (err instanceof DeadlineError) throw err;
       const detail = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
       throw new EksAuthSyncError(
         `access entries of cluster ${options.clusterName}: ${describe(step)} failed (${detail}) after ${done} of ${plan.steps.length} steps; ` +

@@ -23,8 +23,8 @@
  * Every step is idempotent over the plan's own reading of live state, so a failed run is
  * repaired by the next one, which plans again from what it reads.
  */
-import { EmptySourcesGuardError, GuardRefusalError, MaxRemovalsGuardError } from '../../errors.js';
-import { canonicalRoleArn, parseRoleArn, type Warning } from '../../mappings.js';
+import { checkEntryGuards, type SelfIdentity } from '../../guards.js';
+import { parseRoleArn, type Warning } from '../../mappings.js';
 import type { AccessEntryType, AccessScope, DesiredAccessEntry, DesiredPolicy } from './translate.js';
 
 /** The tag that marks an access entry as eks-auth-sync's own. */
@@ -49,12 +49,6 @@ export interface LiveAccessEntry {
   tags: Readonly<Record<string, string>>;
   /** The associated access policies; read only for entries eks-auth-sync owns. */
   policies?: DesiredPolicy[];
-}
-
-/** The identity eks-auth-sync runs as; `canonicalArn` is its role ARN without path (assumed role → role). */
-export interface SelfIdentity {
-  arn: string;
-  canonicalArn: string;
 }
 
 /** The run settings the plan's guards read. */
@@ -136,6 +130,11 @@ export interface AccessEntriesPlan {
   disassociations: DisassociateStep[];
   /** Entries without the ownership tag (and the tool's own, see `self`): never written. */
   keptForeign: KeptEntry[];
+  /**
+   * The entry of the identity eks-auth-sync runs as, which the plan would have changed: kept
+   * exactly as it is, policies included, the rest applied (metric SelfEntryKept). null otherwise.
+   */
+  selfEntryKept: KeptEntry | null;
   /** Desired entries that already are as desired. */
   unchanged: { principalArn: string; source: string }[];
   /** Everything above, in the order apply runs it. Empty: nothing to write. */
@@ -147,7 +146,7 @@ export interface AccessEntriesPlan {
  * Plans the access entries: what to create, change and delete so the entries eks-auth-sync owns
  * become `desired`, touching no entry it does not own.
  * @example const plan = planAccessEntries({ desired: translation.entries, live, settings, self }); // plan.steps
- * @throws EmptySourcesGuardError, MaxRemovalsGuardError, AccessEntryQuotaGuardError (see `checkGuards`).
+ * @throws EmptySourcesGuardError, MaxRemovalsGuardError, AccessEntryQuotaGuardError (see `checkEntryGuards` in lambda/guards.ts).
  */
 export function planAccessEntries(input: PlanInput): AccessEntriesPlan {
   const live = new Map(input.live.map((e) => [e.principalArn.toLowerCase(), e]));
@@ -160,7 +159,8 @@ export function planAccessEntries(input: PlanInput): AccessEntriesPlan {
   const disassociated: DisassociateStep[] = [];
   const deletes: DeleteStep[] = [];
   const replacements: Step[] = [];
-  const changedLive = new Set<string>();
+  // Existing entries the plan changes, with what it does to them (for the self-lockout guard).
+  const changedLive = new Map<string, string>();
 
   for (const d of input.desired) {
     const have = live.get(d.principalArn.toLowerCase());
@@ -172,7 +172,7 @@ export function planAccessEntries(input: PlanInput): AccessEntriesPlan {
         plan.warnings.push({ source: d.source, subject: d.principalArn, message: `an access entry eks-auth-sync does not own exists for this principal (${have.type}); it is left as it is` });
       }
     } else if (have.type !== d.type) {
-      changedLive.add(have.principalArn);
+      changedLive.set(have.principalArn, `replace (type ${have.type} → ${d.type})`);
       replacements.push(
         { action: 'delete', principalArn: have.principalArn, type: have.type, reason: 'type change', source: d.source },
         createStep(d),
@@ -181,7 +181,7 @@ export function planAccessEntries(input: PlanInput): AccessEntriesPlan {
     } else {
       const changes = [associations(d, have.policies ?? []), updateSteps(d, have), disassociations(d, have)] as const;
       if (changes.every((c) => c.length === 0)) plan.unchanged.push({ principalArn: d.principalArn, source: d.source });
-      else changedLive.add(have.principalArn);
+      else changedLive.set(have.principalArn, 'change');
       associated.push(...changes[0]);
       updated.push(...changes[1]);
       disassociated.push(...changes[2]);
@@ -191,7 +191,7 @@ export function planAccessEntries(input: PlanInput): AccessEntriesPlan {
     if (desiredKeys.has(have.principalArn.toLowerCase())) continue;
     if (isOwned(have)) {
       deletes.push({ action: 'delete', principalArn: have.principalArn, type: have.type, reason: 'not desired', source: SOURCE_PREVIOUSLY_SYNCED });
-      changedLive.add(have.principalArn);
+      changedLive.set(have.principalArn, 'remove');
     } else {
       plan.keptForeign.push({ principalArn: have.principalArn, type: have.type, source: SOURCE_NOT_MANAGED, reason: 'not created by eks-auth-sync' });
     }
@@ -200,13 +200,14 @@ export function planAccessEntries(input: PlanInput): AccessEntriesPlan {
   const ordered = [...created, ...associated, ...updated, ...disassociated, ...deletes, ...replacements];
   const removed = ordered.filter((s): s is DeleteStep => s.action === 'delete').map((s) => s.principalArn);
   const newPrincipals = created.filter((s) => s.action === 'create').length;
-  const outcome = checkGuards({
+  const outcome = checkEntryGuards({
     desiredCount: input.desired.length,
     ownedCount: input.live.filter(isOwned).length,
     removed,
-    changed: [...changedLive],
+    changed: [...changedLive].map(([principal, change]) => ({ principal, change })),
     // Creates run before deletes, so the count peaks after them; a type change deletes first.
     peakCount: input.live.length + newPrincipals,
+    quota: MAX_ACCESS_ENTRIES,
     settings: input.settings,
     self: input.self,
   });
@@ -214,7 +215,8 @@ export function planAccessEntries(input: PlanInput): AccessEntriesPlan {
   const kept = outcome.keptAsIs?.toLowerCase();
   const keptEntry = kept === undefined ? undefined : live.get(kept);
   if (keptEntry) {
-    plan.keptForeign.push({ principalArn: keptEntry.principalArn, type: keptEntry.type, source: PLAN_COMPONENT, reason: 'the identity eks-auth-sync runs as: kept exactly as it is' });
+    plan.selfEntryKept = { principalArn: keptEntry.principalArn, type: keptEntry.type, source: PLAN_COMPONENT, reason: 'the identity eks-auth-sync runs as: kept exactly as it is' };
+    plan.keptForeign.push(plan.selfEntryKept);
   }
 
   plan.steps = ordered.filter((s) => s.principalArn.toLowerCase() !== kept);
@@ -234,7 +236,7 @@ export function isOwned(entry: Pick<LiveAccessEntry, 'tags'>): boolean {
 }
 
 function emptyPlan(): AccessEntriesPlan {
-  return { creates: [], updates: [], deletes: [], associations: [], disassociations: [], keptForeign: [], unchanged: [], steps: [], warnings: [] };
+  return { creates: [], updates: [], deletes: [], associations: [], disassociations: [], keptForeign: [], selfEntryKept: null, unchanged: [], steps: [], warnings: [] };
 }
 
 /** A node mapping whose principal has a foreign entry of that node type: EKS made it, as it usually does. */
@@ -305,71 +307,4 @@ function sorted(values: readonly string[]): string[] {
 function sameScope(a: AccessScope, b: AccessScope): boolean {
   if (a.type === 'cluster' || b.type === 'cluster') return a.type === b.type;
   return sorted(a.namespaces).join('\n') === sorted(b.namespaces).join('\n');
-}
-
-/** The plan would leave more access entries on the cluster than EKS allows. */
-export class AccessEntryQuotaGuardError extends GuardRefusalError {
-  override name = 'AccessEntryQuotaGuardError';
-  constructor(
-    readonly count: number,
-    readonly limit: number,
-  ) {
-    super(
-      `The plan would make the cluster hold ${count} access entries, over EKS's limit of ${limit} per cluster ` +
-        `(not adjustable); EKS would refuse the creates part-way. No access entry was changed. Map fewer ` +
-        `identities (for example a role per team instead of a user per person).`,
-    );
-  }
-}
-
-/** What the guards need to know, in terms that do not depend on the target. */
-export interface GuardInput {
-  /** How many entries the sources ask for. */
-  desiredCount: number;
-  /** How many entries eks-auth-sync manages now. */
-  ownedCount: number;
-  /** Principals whose entry the plan deletes (a type change included). */
-  removed: readonly string[];
-  /** Principals whose existing entry the plan changes in any way (removed ones included). */
-  changed: readonly string[];
-  /** The most entries the target holds at any point of the apply. */
-  peakCount: number;
-  settings: AccessEntrySettings;
-  self: SelfIdentity | undefined;
-}
-
-/**
- * The guards, in one place and over target-neutral input so the shared ones can replace them
- * (TODO(guards): use lambda/guards.ts once it lands). Empty sources refuse; the tool's own entry
- * is kept exactly as it is, with a warning, and the rest applies; more than `maxRemovals` removals
- * (the tool's own entry not counted, it is kept) refuse; so does a plan over the entry quota.
- * @returns the principal kept as it is (the tool's own), and the warnings to report.
- * @throws EmptySourcesGuardError, MaxRemovalsGuardError, AccessEntryQuotaGuardError
- */
-export function checkGuards(input: GuardInput): { keptAsIs?: string; warnings: Warning[] } {
-  const { settings } = input;
-  if (input.desiredCount === 0 && !settings.allowEmpty && input.ownedCount > 0) {
-    throw new EmptySourcesGuardError(input.ownedCount);
-  }
-  const warnings: Warning[] = [];
-  const self = input.self === undefined ? undefined : input.self.canonicalArn.toLowerCase();
-  const keptAsIs = self === undefined ? undefined : input.changed.find((p) => matchKey(p) === self);
-  if (keptAsIs !== undefined && input.self) {
-    warnings.push({
-      source: PLAN_COMPONENT,
-      subject: keptAsIs,
-      message: `the plan would change the access entry of ${input.self.arn}, the identity eks-auth-sync runs as; it is kept exactly as it is and the rest is applied. Make the sources produce it unchanged, or run eks-auth-sync as another identity.`,
-    });
-  }
-  const removed = input.removed.filter((p) => p !== keptAsIs);
-  if (removed.length > settings.maxRemovals) {
-    throw new MaxRemovalsGuardError(removed.length, settings.maxRemovals, removed.slice(0, 5));
-  }
-  if (input.peakCount > MAX_ACCESS_ENTRIES) throw new AccessEntryQuotaGuardError(input.peakCount, MAX_ACCESS_ENTRIES);
-  return keptAsIs === undefined ? { warnings } : { keptAsIs, warnings };
-}
-
-/** A principal ARN as the caller's canonical ARN names it: a role without its path, lowercased. */
-function matchKey(principalArn: string): string {
-  return (parseRoleArn(principalArn) ? canonicalRoleArn(principalArn) : principalArn).toLowerCase();
 }

@@ -30,7 +30,7 @@
  * A skipped mapping costs only itself: it is reported as a warning naming the source and ARN,
  * and the rest of the mappings are translated.
  */
-import { parseRoleArn, parseUserArn, validateGroups, validateUsername, type Warning } from '../../mappings.js';
+import { parseRoleArn, parseUserArn, quoteValue, validateGroups, validateUsername, type Warning } from '../../mappings.js';
 
 /** An IAM role or user ARN WITH its IAM path, as access entries need it (the opposite of aws-auth). */
 export type PrincipalArn = string & { readonly __brand: 'PrincipalArn' };
@@ -304,14 +304,20 @@ function usernameProblem(username: string): string | undefined {
   return undefined;
 }
 
-function policySpecProblem(spec: AccessPolicySpec): string | undefined {
-  if (!POLICY_NAME.test(spec.policy)) return `access policy ${JSON.stringify(spec.policy)} is not an access policy name (e.g. AmazonEKSViewPolicy)`;
+/**
+ * Why `spec` is not an access policy EKS can associate, or undefined when it is: the name must be
+ * letters and digits (it becomes part of an ARN), namespaces a non-empty list of DNS labels with
+ * `*` wildcards. The sources check their entries with it too.
+ * @example policySpecProblem({ policy: 'AmazonEKSViewPolicy', namespaces: ['Dev'] }) // 'access policy AmazonEKSViewPolicy: "Dev" is not a namespace name …'
+ */
+export function policySpecProblem(spec: AccessPolicySpec): string | undefined {
+  if (!POLICY_NAME.test(spec.policy)) return `access policy ${quoteValue(spec.policy)} is not an access policy name (e.g. AmazonEKSViewPolicy)`;
   if (spec.namespaces === undefined) return undefined;
   if (spec.namespaces.length === 0) {
     return `access policy ${spec.policy}: an empty namespaces list (leave namespaces out for cluster scope)`;
   }
   const bad = spec.namespaces.find((n) => !NAMESPACE.test(n));
-  if (bad !== undefined) return `access policy ${spec.policy}: ${JSON.stringify(bad)} is not a namespace name (wildcards like team-* allowed)`;
+  if (bad !== undefined) return `access policy ${spec.policy}: ${quoteValue(bad)} is not a namespace name (wildcards like team-* allowed)`;
   return undefined;
 }
 

@@ -8,7 +8,7 @@ import type { ConfigMap } from '../../configmap.js';
 import { ConflictRetriesExhaustedError, KubeConflictError, KubeNotFoundError } from '../../errors.js';
 import type { SelfIdentity } from '../../guards.js';
 import type { DesiredState } from '../../mappings.js';
-import { parseAwsAuth } from './parse.js';
+import { parseAwsAuth, type LiveAwsAuth } from './parse.js';
 import { planAwsAuth, type Plan } from './plan.js';
 import { holdsPlannedContent } from './render.js';
 
@@ -40,6 +40,8 @@ export interface ApplyResult {
   created: boolean;
   /** Read-and-plan rounds: 1 plus one per conflict. */
   attempts: number;
+  /** aws-auth as the last round read it, before any write. */
+  live: LiveAwsAuth;
   /**
    * A write met a conflict, yet the re-read aws-auth holds exactly what it wrote: the write
    * landed and its answer was lost (a repeated request then met it as a conflict), or another
@@ -65,17 +67,17 @@ export async function syncAwsAuth(opts: SyncAwsAuthOptions): Promise<ApplyResult
   for (let attempts = 1; ; attempts++) {
     const current = await store.read();
     if (conflicted && current !== null && holdsPlannedContent(current, conflicted.plan.next)) {
-      return { plan: conflicted.plan, committed: true, created: conflicted.created, attempts, landedUnconfirmed: true };
+      return { plan: conflicted.plan, committed: true, created: conflicted.created, attempts, live: parseAwsAuth(current), landedUnconfirmed: true };
     }
     const live = parseAwsAuth(current, { repair: settings.repairBrokenAwsAuth === true });
     const plan = planAwsAuth({ desired, live, settings, ...(self ? { self } : {}) });
-    if (!opts.commit || plan.next === null) return { plan, committed: false, created: false, attempts };
+    if (!opts.commit || plan.next === null) return { plan, committed: false, created: false, attempts, live };
 
     opts.beforeWrite?.();
     try {
       if (current === null) await store.create(plan.next);
       else await store.replace(plan.next);
-      return { plan, committed: true, created: current === null, attempts };
+      return { plan, committed: true, created: current === null, attempts, live };
     } catch (e) {
       const raced = e instanceof KubeConflictError || (current !== null && e instanceof KubeNotFoundError);
       if (!raced) throw e;

@@ -46,7 +46,7 @@ function page(params: Map<string, string>, action: string, total: number, defaul
 
 /**
  * Starts the IAM stand-in (query protocol, XML): ListRoles, ListUsers (without tags, as IAM),
- * ListRoleTags, ListUserTags and GetAccountAuthorizationDetails, with IAM's pagination.
+ * ListRoleTags, ListUserTags, GetAccountAuthorizationDetails and GetRole, with IAM's pagination.
  */
 export async function startIam(opts: IamStandinOptions): Promise<IamStandin> {
   const account = opts.account;
@@ -85,6 +85,14 @@ export async function startIam(opts: IamStandinOptions): Promise<IamStandin> {
       return protocol.result(action, `${tagsXml(identity.tags.slice(start, end))}${truncationXml}`, ctx.requestId);
     };
 
+  // GetRole: eks-auth-sync looks up the path of a role ARN written without one (access entries need it).
+  const getRole: ActionHandler = (req, ctx) => {
+    const name = queryParams(req).get('RoleName') ?? '';
+    const r = roles.get(name);
+    if (r === undefined) throw new ServiceError(404, 'NoSuchEntity', `The role with name ${name} cannot be found.`);
+    return protocol.result('GetRole', `<Role>${roleFields(r)}<MaxSessionDuration>3600</MaxSessionDuration>${tagsXml(r.tags)}</Role>`, ctx.requestId);
+  };
+
   const details: ActionHandler = (req: WireRequest, ctx) => {
     const params = queryParams(req);
     const filters = new Set([...params].filter(([k]) => /^Filter\.member\.\d+$/.test(k)).map(([, v]) => v));
@@ -121,6 +129,7 @@ export async function startIam(opts: IamStandinOptions): Promise<IamStandin> {
         ListRoleTags: listTags('ListRoleTags', 'role', (n) => roles.get(n)),
         ListUserTags: listTags('ListUserTags', 'user', (n) => users.get(n)),
         GetAccountAuthorizationDetails: details,
+        GetRole: getRole,
       },
     },
     opts,

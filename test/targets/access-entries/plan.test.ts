@@ -1,9 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { EmptySourcesGuardError, MaxRemovalsGuardError } from '../../../lambda/errors.js';
+import { AccessEntryQuotaGuardError, EmptySourcesGuardError, MaxRemovalsGuardError } from '../../../lambda/errors.js';
+import type { SelfIdentity } from '../../../lambda/guards.js';
 import {
-  AccessEntryQuotaGuardError, MAX_ACCESS_ENTRIES, OWNED_TAG, SOURCE_NOT_MANAGED, SOURCE_PREVIOUSLY_SYNCED, defaultUsername, isOwned,
-  planAccessEntries, type AccessEntrySettings, type LiveAccessEntry, type PlanInput, type SelfIdentity, type Step,
+  MAX_ACCESS_ENTRIES, OWNED_TAG, SOURCE_NOT_MANAGED, SOURCE_PREVIOUSLY_SYNCED, defaultUsername, isOwned,
+  planAccessEntries, type AccessEntrySettings, type LiveAccessEntry, type PlanInput, type Step,
 } from '../../../lambda/targets/access-entries/plan.js';
 import type { AccessEntryType, DesiredAccessEntry, DesiredPolicy, PrincipalArn } from '../../../lambda/targets/access-entries/translate.js';
 
@@ -130,6 +131,9 @@ describe('planAccessEntries guards', () => {
 
   it('refuses to delete every owned entry when the sources produced none', () => {
     expect(() => plan({ desired: [], live: [live('a')] })).toThrow(EmptySourcesGuardError);
+    // The refusal names the target it left alone, not aws-auth.
+    expect(() => plan({ desired: [], live: [live('a')] })).toThrow(/access entries .*No access entry was changed/);
+    expect(() => plan({ desired: [], live: [live('a')] })).not.toThrow(/aws-auth/);
     expect(plan({ desired: [], live: [live('a')], settings: { ...SETTINGS, allowEmpty: true } }).deletes).toHaveLength(1);
     expect(plan({ desired: [], live: [live('foreign', { tags: {} })] }).steps).toEqual([]);
   });
@@ -137,6 +141,8 @@ describe('planAccessEntries guards', () => {
   it('refuses more removals than maxRemovals, counting a type change', () => {
     const input = { desired: [desired('t', { type: 'EC2_LINUX' as AccessEntryType, kubernetesGroups: [] })], live: [live('t'), live('gone')] };
     expect(() => plan({ ...input, settings: { ...SETTINGS, maxRemovals: 1 } })).toThrow(MaxRemovalsGuardError);
+    expect(() => plan({ ...input, settings: { ...SETTINGS, maxRemovals: 1 } })).toThrow(/remove 2 access entries.*No access entry was changed/);
+    expect(() => plan({ ...input, settings: { ...SETTINGS, maxRemovals: 1 } })).not.toThrow(/aws-auth/);
     expect(plan({ ...input, settings: { ...SETTINGS, maxRemovals: 2 } }).deletes).toHaveLength(2);
   });
 
@@ -146,6 +152,8 @@ describe('planAccessEntries guards', () => {
     expect(brief(p.steps)).toEqual(['create b', 'delete gone']);
     expect(p.keptForeign).toContainEqual(expect.objectContaining({ principalArn: arn('sync'), reason: expect.stringMatching(/runs as/) }));
     expect(p.warnings).toContainEqual(expect.objectContaining({ subject: arn('sync'), message: expect.stringMatching(/kept exactly as it is/) }));
+    // The SelfEntryKept metric reads this; the role's path (/team/) does not hide it from the guard.
+    expect(p.selfEntryKept).toMatchObject({ principalArn: arn('sync') });
   });
 
   it('keeps the tool\'s own entry from an update or a policy change too', () => {

@@ -5,7 +5,7 @@ import {
 } from '@aws-sdk/client-eks';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { EksAuthSyncError } from '../../../lambda/errors.js';
+import { DeadlineError, EksAuthSyncError } from '../../../lambda/errors.js';
 import { applyAccessEntriesPlan } from '../../../lambda/targets/access-entries/apply.js';
 import { OWNED_TAG, planAccessEntries, type Step } from '../../../lambda/targets/access-entries/plan.js';
 import { readAccessEntries } from '../../../lambda/targets/access-entries/read.js';
@@ -90,6 +90,22 @@ describe('applyAccessEntriesPlan', () => {
     });
     expect(await applyAccessEntriesPlan(eks, plan, noWait)).toBe(0);
     expect(eksMock.calls()).toEqual([]);
+  });
+
+  it('starts no step once the run\'s deadline has passed, and says how many were applied', async () => {
+    eksMock.onAnyCommand().resolves({});
+    const plan = planAccessEntries({ desired: [desired('a'), desired('b')], live: [], settings: { maxRemovals: 5, allowEmpty: false } });
+    let now = new Date('2026-01-01T00:00:00Z');
+    const deadline = new Date('2026-01-01T00:00:10Z');
+    // The first step takes the run past its deadline.
+    eksMock.on(CreateAccessEntryCommand).callsFake(() => {
+      now = new Date('2026-01-01T00:00:11Z');
+      return {};
+    });
+    const applying = applyAccessEntriesPlan(eks, plan, { ...noWait, deadline, clock: () => now });
+    await expect(applying).rejects.toThrow(DeadlineError);
+    await expect(applying).rejects.toThrow(/stopped before create .*b, .*1 of 2 steps were applied \(grants first\), and the next run does the rest/);
+    expect(calls()).toEqual(['CreateAccessEntry a']);
   });
 
   it('makes the plan\'s calls in its order, tagging what it creates as its own', async () => {
