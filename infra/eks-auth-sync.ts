@@ -6,7 +6,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Aws, Duration, Validations } from 'aws-cdk-lib';
+import { Aws, Duration, Tags, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as eks from 'aws-cdk-lib/aws-eks';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -19,12 +19,16 @@ import { Construct } from 'constructs';
 import { parseConfig, type Config } from '../lambda/config.js';
 import { ConfigError } from '../lambda/errors.js';
 import { METRIC, METRIC_NAMESPACE, METRIC_SERVICE, metricDimensions } from '../lambda/metric-names.js';
+import { OWNED_TAG } from '../lambda/targets/access-entries/plan.js';
 import { leastPrivilegeStatements } from './policy.js';
 import { ESM_REQUIRE_BANNER, MAIN_FIELDS } from './bundling.js';
 
 const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 const NAG_SPELLING = { partition: '<AWS::Partition>', account: '<AWS::AccountId>', region: '<AWS::Region>', urlSuffix: '<AWS::URLSuffix>' };
+
+/** Above the priority of `Tags.of(...).add` (100 by default) and of `remove` (200). */
+const OWNED_TAG_REMOVAL_PRIORITY = 1_000;
 
 /** Where the handler finds the config inside the asset (see lambda/handler.ts). */
 export const CONFIG_FILE_IN_ASSET = 'config.json';
@@ -179,13 +183,18 @@ export class EksAuthSync extends Construct {
     // wildcard resource is acknowledged by its exact finding id, never by a blanket rule.
     // A wildcard that a config value brings in (a `kmsKeyArn` of `key/*`) has no reason, so
     // cdk-nag reports it to whoever wrote the config.
+    // One finding per resource for the whole policy, so a resource two statements share (role/*
+    // for reading tags and for resolving paths) is acknowledged once, with both reasons.
+    const reasons = new Map<string, Set<string>>();
     for (const spec of leastPrivilegeStatements(this.config, NAG_SPELLING)) {
       const reason = spec.wildcardReason;
       if (reason === undefined) continue;
       for (const resource of spec.resources.filter((r) => r.includes('*'))) {
-        Validations.of(this.role).acknowledge({ id: `AwsSolutions::AwsSolutions-IAM5[Resource::${resource}]`, reason });
+        const id = `AwsSolutions::AwsSolutions-IAM5[Resource::${resource}]`;
+        reasons.set(id, (reasons.get(id) ?? new Set()).add(reason));
       }
     }
+    for (const [id, why] of reasons) Validations.of(this.role).acknowledge({ id, reason: [...why].join(' ') });
 
     // Bundling runs inside the NodejsFunction constructor: the staged files are copied into the
     // asset by then, and removed so no copy of the config stays behind in the temp directory.
@@ -286,6 +295,10 @@ export class EksAuthSync extends Construct {
         username: props.kubernetesUsername ?? 'eks-auth-sync',
         kubernetesGroups: [props.kubernetesGroup ?? 'eks-auth-sync'],
       });
+      // The tool's own entry must stay foreign to it (no ownership tag): the access-entries target
+      // then never changes or deletes it, and IAM refuses it too. A tag added to the whole stack
+      // or app must not reach it; the removal outranks any add of ordinary priority.
+      Tags.of(this.accessEntry).remove(OWNED_TAG.key, { priority: OWNED_TAG_REMOVAL_PRIORITY });
     }
   }
 }
