@@ -113,7 +113,9 @@ export interface EksAuthSyncProps {
    * role, or the config's top-level `aws.roleARN` when set), bound to `kubernetesGroup` only
    * (no access policy, never cluster-admin). Needs a cluster whose authentication mode includes
    * access entries (API or API_AND_CONFIG_MAP); the group still needs the RBAC Role and
-   * RoleBinding from the README.
+   * RoleBinding from the README. Needed only to write aws-auth (`sync.target` configMap or
+   * both): the access-entries target works over the EKS API alone. The entry never carries the
+   * access-entries target's ownership tag, so that target leaves it alone.
    * @default false
    */
   readonly createAccessEntry?: boolean;
@@ -132,8 +134,8 @@ export interface EksAuthSyncProps {
 }
 
 /**
- * Keeps an EKS cluster's aws-auth ConfigMap in step with its sources on a schedule. A manual
- * invoke is a dry run unless its payload is `{"dryRun": false}`.
+ * Keeps an EKS cluster's aws-auth ConfigMap, or its access entries (`sync.target`), in step with
+ * its sources on a schedule. A manual invoke is a dry run unless its payload is `{"dryRun": false}`.
  */
 export class EksAuthSync extends Construct {
   /** The validated configuration the function runs with. */
