@@ -2,7 +2,7 @@
  * The `EksAuthSync` construct: the Lambda, its schedule, least-privilege role, log group,
  * alarms and (optionally) the EKS access entry that lets it edit aws-auth.
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +16,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { parseConfig, type Config } from '../lambda/config.js';
+import { parseConfig, parseMappingsDocument, type Config } from '../lambda/config.js';
 import { ConfigError } from '../lambda/errors.js';
 import { METRIC, METRIC_NAMESPACE, METRIC_SERVICE, metricDimensions } from '../lambda/metric-names.js';
 import { OWNED_TAG } from '../lambda/targets/access-entries/plan.js';
@@ -171,7 +171,8 @@ export class EksAuthSync extends Construct {
     });
     this.logGroup.grantWrite(this.role);
     const where = { partition: Aws.PARTITION, account: Aws.ACCOUNT_ID, region: Aws.REGION, urlSuffix: Aws.URL_SUFFIX };
-    for (const spec of leastPrivilegeStatements(this.config, where)) {
+    const known = { fileRoleArns: fileRoleArns(shipped) };
+    for (const spec of leastPrivilegeStatements(this.config, where, known)) {
       this.role.addToPolicy(
         new iam.PolicyStatement({
           sid: spec.sid,
@@ -188,7 +189,7 @@ export class EksAuthSync extends Construct {
     // One finding per resource for the whole policy, so a resource two statements share (role/*
     // for reading tags and for resolving paths) is acknowledged once, with both reasons.
     const reasons = new Map<string, Set<string>>();
-    for (const spec of leastPrivilegeStatements(this.config, NAG_SPELLING)) {
+    for (const spec of leastPrivilegeStatements(this.config, NAG_SPELLING, known)) {
       const reason = spec.wildcardReason;
       if (reason === undefined) continue;
       for (const resource of spec.resources.filter((r) => r.includes('*'))) {
@@ -343,6 +344,21 @@ function configForAsset(raw: unknown, configDir: string, clusterName: string | u
     });
   }
   return { json: JSON.stringify(config), files };
+}
+
+/**
+ * The role ARNs of each shipped file, by its path in the shipped config, read as the file scanner
+ * reads them: the function gets iam:GetRole on exactly the path-less ones. A file that is missing
+ * is left out (staging reports it); one that is not a valid mappings document fails synth,
+ * naming the file, as every run would fail on it.
+ */
+function fileRoleArns(shipped: ShippedConfig): Map<string, string[]> {
+  const arns = new Map<string, string[]>();
+  for (const file of shipped.files) {
+    if (!existsSync(file.from)) continue;
+    arns.set(file.to, parseMappingsDocument(readFileSync(file.from, 'utf8'), file.from).roles.map((r) => r.rolearn));
+  }
+  return arns;
 }
 
 /**

@@ -34,6 +34,16 @@ export interface PolicyScope {
   urlSuffix: string;
 }
 
+/** What is known at synth of the sources read at run time. */
+export interface KnownContent {
+  /**
+   * The role ARNs of each `file` scanner's document, by the path the config gives it: the file
+   * ships in the code asset, so its content is fixed at synth. A file scanner not listed may
+   * name any role.
+   */
+  fileRoleArns?: ReadonlyMap<string, readonly string[]>;
+}
+
 /** One IAM policy statement, as plain data. */
 export interface StatementSpec {
   sid: string;
@@ -59,7 +69,7 @@ const ACCESS_ENTRY_REASON =
 const GET_ROLE_REASON =
   'iam:GetRole resolves the IAM path of role ARNs written without one, which access entries need. IAM matches ' +
   'a role by its ARN, path included: role/*/NAME is that one name under any path, and role/* covers the roles ' +
-  'of sources read at run time (file, SSM). Read-only.';
+  'of sources read at run time (SSM). Read-only.';
 
 const TAG_PATTERN_REASON =
   'The identities whose tags are read are found at run time; the pattern covers exactly the path prefix the ' +
@@ -73,7 +83,7 @@ const TAG_PATTERN_REASON =
  * @example
  * leastPrivilegeStatements(config, { partition: 'aws', account: '111122223333', region: 'eu-west-1', urlSuffix: 'amazonaws.com' })
  */
-export function leastPrivilegeStatements(config: Config, scope: PolicyScope): StatementSpec[] {
+export function leastPrivilegeStatements(config: Config, scope: PolicyScope, known: KnownContent = {}): StatementSpec[] {
   const wildcardIamActions = new Set<string>();
   const roleTagResources = new Set<string>();
   const userTagResources = new Set<string>();
@@ -131,7 +141,7 @@ export function leastPrivilegeStatements(config: Config, scope: PolicyScope): St
     statements.push({ sid: 'DescribeTheCluster', actions: ['eks:DescribeCluster'], resources: [clusterArn] });
     if (mayWriteAccessEntries(config)) {
       statements.push(...accessEntryStatements(clusterArn, `${clusterBase}:access-entry/${config.cluster.name}/*`));
-      const roles = rolesToResolve(config, scope);
+      const roles = rolesToResolve(config, scope, known);
       if (roles.length > 0) {
         statements.push({ sid: 'ResolveRolePaths', actions: ['iam:GetRole'], resources: roles, wildcardReason: GET_ROLE_REASON });
       }
@@ -228,21 +238,27 @@ function accessEntryStatements(clusterArn: string, entriesArn: string): Statemen
 
 /**
  * The roles iam:GetRole must reach, in the function's own account (GetRole looks a name up in the
- * caller's account, whatever account the ARN names): for a static role ARN without a path, that
- * name with no path and under any path (IAM matches the role's ARN, path included); for a file or
- * SSM source, whose role ARNs are read at run time, every role. IAM-tag sources give ARNs with
- * their path, so need none. None when no role ARN lacks a path.
+ * caller's account, whatever account the ARN names): for a static or known file role ARN without a
+ * path, that name with no path and under any path (IAM matches the role's ARN, path included); for
+ * an SSM source or a file whose content is not known, whose role ARNs are read at run time, every
+ * role. IAM-tag sources give ARNs with their path, so need none. None when no role ARN lacks a path.
  */
-function rolesToResolve(config: Config, scope: PolicyScope): string[] {
+function rolesToResolve(config: Config, scope: PolicyScope, known: KnownContent): string[] {
   const roles = `arn:${scope.partition}:iam::${scope.account}:role/`;
-  if (config.scanners.some((s) => s.type === 'file' || s.type === 'ssm')) return [`${roles}*`];
-  const names = new Set<string>();
+  const arns: string[] = [];
   for (const scanner of config.scanners) {
-    if (scanner.type !== 'static') continue;
-    for (const role of scanner.static.roles) {
-      const parsed = parseRoleArn(role.rolearn);
-      if (parsed?.path === '/') names.add(parsed.name);
+    if (scanner.type === 'ssm') return [`${roles}*`];
+    if (scanner.type === 'static') arns.push(...scanner.static.roles.map((r) => r.rolearn));
+    if (scanner.type === 'file') {
+      const inFile = known.fileRoleArns?.get(scanner.file.path);
+      if (inFile === undefined) return [`${roles}*`];
+      arns.push(...inFile);
     }
+  }
+  const names = new Set<string>();
+  for (const arn of arns) {
+    const parsed = parseRoleArn(arn);
+    if (parsed?.path === '/') names.add(parsed.name);
   }
   return sorted(names).flatMap((name) => [`${roles}${name}`, `${roles}*/${name}`]);
 }

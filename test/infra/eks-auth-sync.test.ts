@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Duration, type Stack, Tags, Validations } from 'aws-cdk-lib';
@@ -319,6 +319,30 @@ describe('EksAuthSync', () => {
       Condition: { StringEquals: { 'aws:ResourceTag/eks-auth-sync.io/managed': 'true' } },
       Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':eks:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':access-entry/c/*']] },
     });
+  });
+
+  test('iam:GetRole reaches exactly the path-less roles of a shipped file, under any path', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'policy-file-'));
+    try {
+      writeFileSync(join(dir, 'm.yaml'), 'roles:\n- {rolearn: "arn:aws:iam::111122223333:role/Deployer", username: d}\n- {rolearn: "arn:aws:iam::111122223333:role/x/Pathed", username: p}\n');
+      const config = { cluster: { name: 'c' }, sync: { target: 'accessEntries' }, scanners: [{ type: 'file', file: { path: 'm.yaml' } }] };
+      const getRole = statements(build({ config, configDir: dir }).template()).find((s) => s.Sid === 'ResolveRolePaths');
+      const arn = (tail: string): unknown => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::', { Ref: 'AWS::AccountId' }, `:role/${tail}`]] });
+      expect(getRole?.Resource).toEqual([arn('Deployer'), arn('*/Deployer')]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a shipped file that is not a valid mappings document fails synth, naming the file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'policy-file-'));
+    try {
+      writeFileSync(join(dir, 'm.yaml'), 'roles:\n- {rolearn: "arn:aws:iam::111122223333:rol/Broken", username: d}\n');
+      const config = { cluster: { name: 'c' }, scanners: [{ type: 'file', file: { path: 'm.yaml' } }] };
+      expect(() => build({ config, configDir: dir })).toThrow(/m\.yaml.*roles\[0\]\.rolearn/s);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("the function's own access entry never carries the ownership tag, even when the whole stack is tagged with it", () => {

@@ -292,9 +292,23 @@ describe('iam:GetRole, to resolve role paths', () => {
   test.each([
     ['an SSM scanner', '- {type: ssm, ssm: {path: /p}}'],
     ['an SSM scanner that reads as another role', '- {type: ssm, aws: {roleARN: "arn:aws:iam::444455556666:role/r"}, ssm: {path: /p}}'],
-    ['a file scanner', '- {type: file, file: {path: m.yaml}}'],
+    ['a file scanner whose content is not known', '- {type: file, file: {path: m.yaml}}'],
   ])('reaches every role of the account for %s, whose role ARNs are known only at run time', (_name, scanners) => {
     expect(getRole(`${staticRoles('arn:aws:iam::111122223333:role/Admin')}\n${scanners}`)).toEqual(['arn:aws:iam::111122223333:role/*']);
+  });
+
+  test("reaches only the path-less role names of a file whose content is known (shipped in the asset)", () => {
+    const config = parseConfig(
+      `cluster: {name: prod}\nsync: {target: accessEntries}\nscanners:\n${staticRoles('arn:aws:iam::111122223333:role/Admin')}\n- {type: file, file: {path: m.yaml}}`,
+      'test.yaml',
+    );
+    const fileRoleArns = new Map([['m.yaml', ['arn:aws:iam::111122223333:role/Deployer', 'arn:aws:iam::111122223333:role/teams/Dev']]]);
+    expect(leastPrivilegeStatements(config, scope, { fileRoleArns }).find((s) => s.sid === 'ResolveRolePaths')?.resources).toEqual([
+      'arn:aws:iam::111122223333:role/Admin',
+      'arn:aws:iam::111122223333:role/*/Admin',
+      'arn:aws:iam::111122223333:role/Deployer',
+      'arn:aws:iam::111122223333:role/*/Deployer',
+    ]);
   });
 
   test('is not granted for the configMap target, which needs no path', () => {
