@@ -2,11 +2,11 @@
  * The `EksAuthSync` construct: the Lambda, its schedule, least-privilege role, log group,
  * alarms and (optionally) the EKS access entry that lets it edit aws-auth.
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Aws, Duration, Validations } from 'aws-cdk-lib';
+import { Aws, Duration, Tags, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as eks from 'aws-cdk-lib/aws-eks';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -16,15 +16,19 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { parseConfig, type Config } from '../lambda/config.js';
+import { parseConfig, parseMappingsDocument, type Config } from '../lambda/config.js';
 import { ConfigError } from '../lambda/errors.js';
 import { METRIC, METRIC_NAMESPACE, METRIC_SERVICE, metricDimensions } from '../lambda/metric-names.js';
+import { OWNED_TAG } from '../lambda/targets/access-entries/plan.js';
 import { leastPrivilegeStatements } from './policy.js';
 import { ESM_REQUIRE_BANNER, MAIN_FIELDS } from './bundling.js';
 
 const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 const NAG_SPELLING = { partition: '<AWS::Partition>', account: '<AWS::AccountId>', region: '<AWS::Region>', urlSuffix: '<AWS::URLSuffix>' };
+
+/** Above the priority of `Tags.of(...).add` (100 by default) and of `remove` (200). */
+const OWNED_TAG_REMOVAL_PRIORITY = 1_000;
 
 /** Where the handler finds the config inside the asset (see lambda/handler.ts). */
 export const CONFIG_FILE_IN_ASSET = 'config.json';
@@ -109,7 +113,9 @@ export interface EksAuthSyncProps {
    * role, or the config's top-level `aws.roleARN` when set), bound to `kubernetesGroup` only
    * (no access policy, never cluster-admin). Needs a cluster whose authentication mode includes
    * access entries (API or API_AND_CONFIG_MAP); the group still needs the RBAC Role and
-   * RoleBinding from the README.
+   * RoleBinding from the README. Needed only to write aws-auth (`sync.target` configMap or
+   * both): the access-entries target works over the EKS API alone. The entry never carries the
+   * access-entries target's ownership tag, so that target leaves it alone.
    * @default false
    */
   readonly createAccessEntry?: boolean;
@@ -128,8 +134,8 @@ export interface EksAuthSyncProps {
 }
 
 /**
- * Keeps an EKS cluster's aws-auth ConfigMap in step with its sources on a schedule. A manual
- * invoke is a dry run unless its payload is `{"dryRun": false}`.
+ * Keeps an EKS cluster's aws-auth ConfigMap, or its access entries (`sync.target`), in step with
+ * its sources on a schedule. A manual invoke is a dry run unless its payload is `{"dryRun": false}`.
  */
 export class EksAuthSync extends Construct {
   /** The validated configuration the function runs with. */
@@ -165,7 +171,8 @@ export class EksAuthSync extends Construct {
     });
     this.logGroup.grantWrite(this.role);
     const where = { partition: Aws.PARTITION, account: Aws.ACCOUNT_ID, region: Aws.REGION, urlSuffix: Aws.URL_SUFFIX };
-    for (const spec of leastPrivilegeStatements(this.config, where)) {
+    const known = { fileRoleArns: fileRoleArns(shipped) };
+    for (const spec of leastPrivilegeStatements(this.config, where, known)) {
       this.role.addToPolicy(
         new iam.PolicyStatement({
           sid: spec.sid,
@@ -179,13 +186,18 @@ export class EksAuthSync extends Construct {
     // wildcard resource is acknowledged by its exact finding id, never by a blanket rule.
     // A wildcard that a config value brings in (a `kmsKeyArn` of `key/*`) has no reason, so
     // cdk-nag reports it to whoever wrote the config.
-    for (const spec of leastPrivilegeStatements(this.config, NAG_SPELLING)) {
+    // One finding per resource for the whole policy, so a resource two statements share (role/*
+    // for reading tags and for resolving paths) is acknowledged once, with both reasons.
+    const reasons = new Map<string, Set<string>>();
+    for (const spec of leastPrivilegeStatements(this.config, NAG_SPELLING, known)) {
       const reason = spec.wildcardReason;
       if (reason === undefined) continue;
       for (const resource of spec.resources.filter((r) => r.includes('*'))) {
-        Validations.of(this.role).acknowledge({ id: `AwsSolutions::AwsSolutions-IAM5[Resource::${resource}]`, reason });
+        const id = `AwsSolutions::AwsSolutions-IAM5[Resource::${resource}]`;
+        reasons.set(id, (reasons.get(id) ?? new Set()).add(reason));
       }
     }
+    for (const [id, why] of reasons) Validations.of(this.role).acknowledge({ id, reason: [...why].join(' ') });
 
     // Bundling runs inside the NodejsFunction constructor: the staged files are copied into the
     // asset by then, and removed so no copy of the config stays behind in the temp directory.
@@ -286,6 +298,10 @@ export class EksAuthSync extends Construct {
         username: props.kubernetesUsername ?? 'eks-auth-sync',
         kubernetesGroups: [props.kubernetesGroup ?? 'eks-auth-sync'],
       });
+      // The tool's own entry must stay foreign to it (no ownership tag): the access-entries target
+      // then never changes or deletes it, and IAM refuses it too. A tag added to the whole stack
+      // or app must not reach it; the removal outranks any add of ordinary priority.
+      Tags.of(this.accessEntry).remove(OWNED_TAG.key, { priority: OWNED_TAG_REMOVAL_PRIORITY });
     }
   }
 }
@@ -328,6 +344,21 @@ function configForAsset(raw: unknown, configDir: string, clusterName: string | u
     });
   }
   return { json: JSON.stringify(config), files };
+}
+
+/**
+ * The role ARNs of each shipped file, by its path in the shipped config, read as the file scanner
+ * reads them: the function gets iam:GetRole on exactly the path-less ones. A file that is missing
+ * is left out (staging reports it); one that is not a valid mappings document fails synth,
+ * naming the file, as every run would fail on it.
+ */
+function fileRoleArns(shipped: ShippedConfig): Map<string, string[]> {
+  const arns = new Map<string, string[]>();
+  for (const file of shipped.files) {
+    if (!existsSync(file.from)) continue;
+    arns.set(file.to, parseMappingsDocument(readFileSync(file.from, 'utf8'), file.from).roles.map((r) => r.rolearn));
+  }
+  return arns;
 }
 
 /**

@@ -5,9 +5,25 @@
  * A scanner whose `aws` section (or the top-level one) names a `roleARN` does its reads as that
  * role, so the function role only gets `sts:AssumeRole` on it; the read permissions belong to
  * the assumed role, which lives outside this stack. A top-level role also reaches the cluster.
+ *
+ * Access entries (`sync.target` other than `configMap`). Resource types and condition keys as the
+ * Service Authorization Reference for Amazon EKS lists them
+ * (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelastickubernetesservice.html):
+ * - ListAccessEntries and CreateAccessEntry take the `cluster` resource; CreateAccessEntry
+ *   supports `aws:RequestTag/${TagKey}` and `aws:TagKeys`.
+ * - DescribeAccessEntry, UpdateAccessEntry, DeleteAccessEntry, ListAssociatedAccessPolicies,
+ *   AssociateAccessPolicy, DisassociateAccessPolicy and TagResource take the `access-entry`
+ *   resource, `arn:${Partition}:eks:${Region}:${Account}:access-entry/${ClusterName}/${IamIdentityType}/…/${UUID}`,
+ *   and support `aws:ResourceTag/${TagKey}`.
+ * So IAM, not only the code, holds the ownership rule: the function may create an entry only
+ * with the ownership tag, and change, delete or read the policies of an entry only while it
+ * carries that tag. Describe stays unconditioned: the plan must see foreign entries to leave
+ * them alone.
  */
 import { regionPartition } from '../lambda/cluster/token.js';
 import type { AwsSettings, Config } from '../lambda/config.js';
+import { parseRoleArn } from '../lambda/mappings.js';
+import { OWNED_TAG } from '../lambda/targets/access-entries/plan.js';
 
 /** Where the function runs. Values may be CDK tokens (`Aws.ACCOUNT_ID`, …). */
 export interface PolicyScope {
@@ -18,12 +34,22 @@ export interface PolicyScope {
   urlSuffix: string;
 }
 
+/** What is known at synth of the sources read at run time. */
+export interface KnownContent {
+  /**
+   * The role ARNs of each `file` scanner's document, by the path the config gives it: the file
+   * ships in the code asset, so its content is fixed at synth. A file scanner not listed may
+   * name any role.
+   */
+  fileRoleArns?: ReadonlyMap<string, readonly string[]>;
+}
+
 /** One IAM policy statement, as plain data. */
 export interface StatementSpec {
   sid: string;
   actions: string[];
   resources: string[];
-  conditions?: Record<string, Record<string, string>>;
+  conditions?: Record<string, Record<string, string | string[]>>;
   /**
    * Why nothing narrower will do, on the statements that hold a `*` by design. Not on every
    * statement with a `*`: a config value (a `kmsKeyArn` such as `key/*`, the cluster name or region) may hold one.
@@ -34,6 +60,16 @@ export interface StatementSpec {
 const IAM_WILDCARD_REASON =
   'iam:GetAccountAuthorizationDetails, iam:ListRoles and iam:ListUsers have no resource type in the ' +
   'IAM service authorization reference: they accept only the "*" resource. They are read-only.';
+
+const ACCESS_ENTRY_REASON =
+  'Access entry ARNs end in the principal and a UUID EKS assigns at creation, unknown at synth; the pattern ' +
+  'covers exactly the access entries of this one cluster. Writes are allowed only on entries carrying the ' +
+  'eks-auth-sync ownership tag (aws:ResourceTag), and tagging only with that tag.';
+
+const GET_ROLE_REASON =
+  'iam:GetRole resolves the IAM path of role ARNs written without one, which access entries need. IAM matches ' +
+  'a role by its ARN, path included: role/*/NAME is that one name under any path, and role/* covers the roles ' +
+  'of sources read at run time (SSM). Read-only.';
 
 const TAG_PATTERN_REASON =
   'The identities whose tags are read are found at run time; the pattern covers exactly the path prefix the ' +
@@ -47,7 +83,7 @@ const TAG_PATTERN_REASON =
  * @example
  * leastPrivilegeStatements(config, { partition: 'aws', account: '111122223333', region: 'eu-west-1', urlSuffix: 'amazonaws.com' })
  */
-export function leastPrivilegeStatements(config: Config, scope: PolicyScope): StatementSpec[] {
+export function leastPrivilegeStatements(config: Config, scope: PolicyScope, known: KnownContent = {}): StatementSpec[] {
   const wildcardIamActions = new Set<string>();
   const roleTagResources = new Set<string>();
   const userTagResources = new Set<string>();
@@ -95,15 +131,21 @@ export function leastPrivilegeStatements(config: Config, scope: PolicyScope): St
 
   const statements: StatementSpec[] = [];
   // lambda/sync.ts reaches the cluster with the top-level aws settings: with a top-level role,
-  // that role describes the cluster (and is the identity aws-auth must map), not the function's.
+  // that role describes the cluster (and is the identity aws-auth must map), not the function's;
+  // it also makes the access-entry calls and resolves role paths, so none of those are granted here.
   if (!config.aws?.roleARN) {
     // As in lambda/aws.ts, the cluster is described in the cluster's region before aws.region.
     const region = config.cluster.region ?? config.aws?.region ?? scope.region;
-    statements.push({
-      sid: 'DescribeTheCluster',
-      actions: ['eks:DescribeCluster'],
-      resources: [`arn:${scope.partition}:eks:${region}:${config.cluster.accountID ?? scope.account}:cluster/${config.cluster.name}`],
-    });
+    const clusterBase = `arn:${scope.partition}:eks:${region}:${config.cluster.accountID ?? scope.account}`;
+    const clusterArn = `${clusterBase}:cluster/${config.cluster.name}`;
+    statements.push({ sid: 'DescribeTheCluster', actions: ['eks:DescribeCluster'], resources: [clusterArn] });
+    if (mayWriteAccessEntries(config)) {
+      statements.push(...accessEntryStatements(clusterArn, `${clusterBase}:access-entry/${config.cluster.name}/*`));
+      const roles = rolesToResolve(config, scope, known);
+      if (roles.length > 0) {
+        statements.push({ sid: 'ResolveRolePaths', actions: ['iam:GetRole'], resources: roles, wildcardReason: GET_ROLE_REASON });
+      }
+    }
   }
   if (wildcardIamActions.size > 0) {
     statements.push({
@@ -145,6 +187,80 @@ export function leastPrivilegeStatements(config: Config, scope: PolicyScope): St
     statements.push({ sid: 'AssumeConfiguredRoles', actions: ['sts:AssumeRole'], resources: sorted(assumedRoles) });
   }
   return statements;
+}
+
+/**
+ * Whether a run may pick the access-entries target: `accessEntries` and `both` do, and so may
+ * `auto` (the default), which follows the cluster's authentication mode at run time.
+ */
+function mayWriteAccessEntries(config: Config): boolean {
+  return (config.sync.target ?? 'auto') !== 'configMap';
+}
+
+const TAG_CONDITION_KEY = `aws:ResourceTag/${OWNED_TAG.key}`;
+
+/** The access-entry calls of lambda/targets/access-entries (read.ts, apply.ts), pinned to the ownership tag. */
+function accessEntryStatements(clusterArn: string, entriesArn: string): StatementSpec[] {
+  // Only the ownership tag, with its value, and no other tag key, may be set.
+  const ownedRequestTag = {
+    StringEquals: { [`aws:RequestTag/${OWNED_TAG.key}`]: OWNED_TAG.value },
+    'ForAllValues:StringEquals': { 'aws:TagKeys': [OWNED_TAG.key] },
+  };
+  return [
+    { sid: 'ListAccessEntries', actions: ['eks:ListAccessEntries'], resources: [clusterArn] },
+    {
+      sid: 'DescribeAccessEntries',
+      actions: ['eks:DescribeAccessEntry'],
+      resources: [entriesArn],
+      wildcardReason: ACCESS_ENTRY_REASON,
+    },
+    { sid: 'CreateOwnedAccessEntries', actions: ['eks:CreateAccessEntry'], resources: [clusterArn], conditions: ownedRequestTag },
+    {
+      // The tag travels in CreateAccessEntry; tagging on create is authorized as eks:TagResource.
+      sid: 'TagOwnedAccessEntriesOnCreate',
+      actions: ['eks:TagResource'],
+      resources: [entriesArn],
+      conditions: ownedRequestTag,
+      wildcardReason: ACCESS_ENTRY_REASON,
+    },
+    {
+      sid: 'ChangeOwnedAccessEntries',
+      actions: [
+        'eks:AssociateAccessPolicy', 'eks:DeleteAccessEntry', 'eks:DisassociateAccessPolicy',
+        'eks:ListAssociatedAccessPolicies', 'eks:UpdateAccessEntry',
+      ],
+      resources: [entriesArn],
+      conditions: { StringEquals: { [TAG_CONDITION_KEY]: OWNED_TAG.value } },
+      wildcardReason: ACCESS_ENTRY_REASON,
+    },
+  ];
+}
+
+/**
+ * The roles iam:GetRole must reach, in the function's own account (GetRole looks a name up in the
+ * caller's account, whatever account the ARN names): for a static or known file role ARN without a
+ * path, that name with no path and under any path (IAM matches the role's ARN, path included); for
+ * an SSM source or a file whose content is not known, whose role ARNs are read at run time, every
+ * role. IAM-tag sources give ARNs with their path, so need none. None when no role ARN lacks a path.
+ */
+function rolesToResolve(config: Config, scope: PolicyScope, known: KnownContent): string[] {
+  const roles = `arn:${scope.partition}:iam::${scope.account}:role/`;
+  const arns: string[] = [];
+  for (const scanner of config.scanners) {
+    if (scanner.type === 'ssm') return [`${roles}*`];
+    if (scanner.type === 'static') arns.push(...scanner.static.roles.map((r) => r.rolearn));
+    if (scanner.type === 'file') {
+      const inFile = known.fileRoleArns?.get(scanner.file.path);
+      if (inFile === undefined) return [`${roles}*`];
+      arns.push(...inFile);
+    }
+  }
+  const names = new Set<string>();
+  for (const arn of arns) {
+    const parsed = parseRoleArn(arn);
+    if (parsed?.path === '/') names.add(parsed.name);
+  }
+  return sorted(names).flatMap((name) => [`${roles}${name}`, `${roles}*/${name}`]);
 }
 
 /** The scanner filters on a plain string prefix of the path, and so does this resource pattern. */

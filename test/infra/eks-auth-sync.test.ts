@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Duration, type Stack, Validations } from 'aws-cdk-lib';
+import { Duration, type Stack, Tags, Validations } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -269,10 +269,90 @@ describe('EksAuthSync', () => {
     );
     expect(acknowledged.map(([id]) => id).sort()).toEqual([
       'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
+      'AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:eks:<AWS::Region>:<AWS::AccountId>:access-entry/c/*]',
       'AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*]',
       'AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:user/*]',
     ]);
     for (const [, reason] of acknowledged) expect(reason.length).toBeGreaterThan(40);
+  });
+
+  test('cdk-nag stays clean when the function resolves role paths and writes access entries, and role/* gives both reasons', () => {
+    const config = parseYamlText(
+      'cluster: {name: c}\nsync: {target: both}\nscanners:\n' +
+        '- {type: static, static: {roles: [{rolearn: "arn:aws:iam::111122223333:role/Admin", username: admin}]}}\n' +
+        '- {type: ssm, ssm: {path: /eks/c/mappings}}\n- {type: iam, iam: {mode: perIdentity}}',
+      't',
+    );
+    const { app, construct } = build({ config, createAccessEntry: true }, { nag: true });
+    expect(() => app.synth()).not.toThrow();
+    const reasons = Object.fromEntries(construct.role.node.metadata
+      .filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+      .flatMap((entry) => Object.entries(entry.data as Record<string, string>)));
+    const roles = reasons['AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*]'];
+    expect(roles).toMatch(/path prefix the iam scanner filters on/);
+    expect(roles).toMatch(/iam:GetRole resolves the IAM path/);
+  });
+
+  test('cdk-nag stays clean for the path-less static role names GetRole reaches (role/*/NAME, acknowledged)', () => {
+    const config = parseYamlText(
+      'cluster: {name: c}\nsync: {target: accessEntries}\nscanners:\n' +
+        '- {type: static, static: {roles: [{rolearn: "arn:aws:iam::111122223333:role/Admin", username: admin}]}}',
+      't',
+    );
+    const { app } = build({ config }, { nag: true });
+    expect(() => app.synth()).not.toThrow();
+  });
+
+  test.each([
+    ['configMap', []],
+    ['accessEntries', ['eks:AssociateAccessPolicy', 'eks:CreateAccessEntry', 'eks:DeleteAccessEntry', 'eks:DescribeAccessEntry', 'eks:DisassociateAccessPolicy', 'eks:ListAccessEntries', 'eks:ListAssociatedAccessPolicies', 'eks:TagResource', 'eks:UpdateAccessEntry']],
+  ])('the %s target synthesizes exactly its access-entry actions', (target, expected) => {
+    const config = parseYamlText(`cluster: {name: c}\nsync: {target: ${target}}\nscanners: [{type: iam, iam: {mode: bulk}}]`, 't');
+    const actions = statements(build({ config }).template()).flatMap((s) => [s.Action].flat()).filter((a) => a.startsWith('eks:') && a !== 'eks:DescribeCluster');
+    expect(actions.sort()).toEqual(expected);
+  });
+
+  test('in the template, the writes on access entries hold only for entries with the ownership tag', () => {
+    const config = parseYamlText('cluster: {name: c}\nsync: {target: accessEntries}\nscanners: [{type: static, static: {}}]', 't');
+    const change = statements(build({ config }).template()).find((s) => s.Sid === 'ChangeOwnedAccessEntries');
+    expect(change).toMatchObject({
+      Condition: { StringEquals: { 'aws:ResourceTag/eks-auth-sync.io/managed': 'true' } },
+      Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':eks:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':access-entry/c/*']] },
+    });
+  });
+
+  test('iam:GetRole reaches exactly the path-less roles of a shipped file, under any path', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'policy-file-'));
+    try {
+      writeFileSync(join(dir, 'm.yaml'), 'roles:\n- {rolearn: "arn:aws:iam::111122223333:role/Deployer", username: d}\n- {rolearn: "arn:aws:iam::111122223333:role/x/Pathed", username: p}\n');
+      const config = { cluster: { name: 'c' }, sync: { target: 'accessEntries' }, scanners: [{ type: 'file', file: { path: 'm.yaml' } }] };
+      const getRole = statements(build({ config, configDir: dir }).template()).find((s) => s.Sid === 'ResolveRolePaths');
+      const arn = (tail: string): unknown => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::', { Ref: 'AWS::AccountId' }, `:role/${tail}`]] });
+      expect(getRole?.Resource).toEqual([arn('Deployer'), arn('*/Deployer')]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a shipped file that is not a valid mappings document fails synth, naming the file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'policy-file-'));
+    try {
+      writeFileSync(join(dir, 'm.yaml'), 'roles:\n- {rolearn: "arn:aws:iam::111122223333:rol/Broken", username: d}\n');
+      const config = { cluster: { name: 'c' }, scanners: [{ type: 'file', file: { path: 'm.yaml' } }] };
+      expect(() => build({ config, configDir: dir })).toThrow(/m\.yaml.*roles\[0\]\.rolearn/s);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("the function's own access entry never carries the ownership tag, even when the whole stack is tagged with it", () => {
+    const { template } = build((stack) => {
+      Tags.of(stack).add('eks-auth-sync.io/managed', 'true');
+      Tags.of(stack).add('team', 'platform');
+      return { createAccessEntry: true };
+    });
+    const entry = Object.values(template().findResources('AWS::EKS::AccessEntry'))[0] as { Properties: { Tags?: { Key: string; Value: string }[] } };
+    expect(entry.Properties.Tags).toEqual([{ Key: 'team', Value: 'platform' }]);
   });
 
   test('cdk-nag reports a wildcard that the config brings in, rather than acknowledging it with no reason', () => {

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { leastPrivilegeStatements, type StatementSpec } from '../../infra/policy.js';
 import { parseConfig } from '../../lambda/config.js';
+import { OWNED_TAG } from '../../lambda/targets/access-entries/plan.js';
 import { buildWithoutBundling } from '../support/cdk.js';
 
 const scope = { partition: 'aws', account: '111122223333', region: 'eu-west-1', urlSuffix: 'amazonaws.com' };
@@ -10,8 +11,12 @@ const describeCluster: StatementSpec = {
   resources: ['arn:aws:eks:eu-west-1:111122223333:cluster/prod'],
 };
 
-function statementsFor(scannersYaml: string, extra = ''): StatementSpec[] {
-  const config = parseConfig(`cluster: {name: prod}\n${extra}\nscanners:\n${scannersYaml}`, 'test.yaml');
+/**
+ * The statements for these scanners. The scanners' own permissions are compared with the
+ * configMap target, so the access-entry statements (tested below) stay out of those tables.
+ */
+function statementsFor(scannersYaml: string, extra = '', target = 'configMap'): StatementSpec[] {
+  const config = parseConfig(`cluster: {name: prod}\nsync: {target: ${target}}\n${extra}\nscanners:\n${scannersYaml}`, 'test.yaml');
   return leastPrivilegeStatements(config, scope);
 }
 
@@ -161,15 +166,16 @@ describe('leastPrivilegeStatements', () => {
     expect(resources.filter((r) => r !== '*').every((r) => r.startsWith('arn:aws-cn:'))).toBe(true);
   });
 
-  test('no statement grants a wildcard action, and every wildcard resource says why', () => {
-    for (const { scanners, extra } of cases) {
-      for (const statement of statementsFor(scanners, extra)) {
+  test.each(['configMap', 'accessEntries'])('no statement grants a wildcard action, and every wildcard resource says why (%s)', (target) => {
+    const all = [...cases, { scanners: '- {type: static, static: {roles: [{rolearn: "arn:aws:iam::111122223333:role/Admin", username: a}]}}', extra: '' }];
+    for (const { scanners, extra } of all) {
+      for (const statement of statementsFor(scanners, extra, target)) {
         expect(statement.actions.filter((action) => action.includes('*'))).toEqual([]);
         if (statement.resources.includes('*')) {
           expect(statement.actions.every((a) => /^iam:(GetAccountAuthorizationDetails|ListRoles|ListUsers)$/.test(a))).toBe(true);
           expect(statement.wildcardReason).toMatch(/no resource type/);
         } else if (statement.resources.some((r) => r.includes('*'))) {
-          expect(statement.wildcardReason).toMatch(/path prefix/);
+          expect(statement.wildcardReason).toMatch(/path prefix|UUID EKS assigns|IAM path of role ARNs/);
         } else {
           expect(statement.wildcardReason).toBeUndefined();
         }
@@ -193,6 +199,120 @@ describe('leastPrivilegeStatements', () => {
     expect(leastPrivilegeStatements(config, scope)[0]?.resources).toEqual(['arn:aws:eks:eu-north-1:111122223333:cluster/c1']);
     const withoutClusterRegion = parseConfig('cluster: {name: c1}\naws: {region: us-east-1}\nscanners: [{type: static, static: {}}]', 'test.yaml');
     expect(leastPrivilegeStatements(withoutClusterRegion, scope)[0]?.resources).toEqual(['arn:aws:eks:us-east-1:111122223333:cluster/c1']);
+  });
+});
+
+const ENTRIES = 'arn:aws:eks:eu-west-1:111122223333:access-entry/prod/*';
+const CLUSTER = 'arn:aws:eks:eu-west-1:111122223333:cluster/prod';
+const ownedRequestTag = {
+  StringEquals: { 'aws:RequestTag/eks-auth-sync.io/managed': 'true' },
+  'ForAllValues:StringEquals': { 'aws:TagKeys': ['eks-auth-sync.io/managed'] },
+};
+/** Every access-entry call lambda/targets/access-entries makes, and nothing more. */
+const accessEntryStatements: StatementSpec[] = [
+  { sid: 'ListAccessEntries', actions: ['eks:ListAccessEntries'], resources: [CLUSTER] },
+  { sid: 'DescribeAccessEntries', actions: ['eks:DescribeAccessEntry'], resources: [ENTRIES] },
+  { sid: 'CreateOwnedAccessEntries', actions: ['eks:CreateAccessEntry'], resources: [CLUSTER], conditions: ownedRequestTag },
+  { sid: 'TagOwnedAccessEntriesOnCreate', actions: ['eks:TagResource'], resources: [ENTRIES], conditions: ownedRequestTag },
+  {
+    sid: 'ChangeOwnedAccessEntries',
+    actions: [
+      'eks:AssociateAccessPolicy', 'eks:DeleteAccessEntry', 'eks:DisassociateAccessPolicy',
+      'eks:ListAssociatedAccessPolicies', 'eks:UpdateAccessEntry',
+    ],
+    resources: [ENTRIES],
+    conditions: { StringEquals: { 'aws:ResourceTag/eks-auth-sync.io/managed': 'true' } },
+  },
+];
+
+describe('access entries', () => {
+  const tagged = '- {type: iam, iam: {mode: bulk}}';
+  const iamRead = { sid: 'ReadIamIdentities', actions: ['iam:GetAccountAuthorizationDetails'], resources: ['*'] };
+
+  test('the configMap target gets no access-entry action', () => {
+    expect(withoutReasons(statementsFor(tagged, '', 'configMap'))).toEqual([describeCluster, iamRead]);
+  });
+
+  test.each(['accessEntries', 'both', 'auto'])(
+    'the %s target gets exactly the access-entry calls, writes pinned to the ownership tag',
+    (target) => {
+      expect(withoutReasons(statementsFor(tagged, '', target))).toEqual([describeCluster, ...accessEntryStatements, iamRead]);
+    },
+  );
+
+  test('no sync.target means auto, which may pick access entries at run time', () => {
+    const config = parseConfig(`cluster: {name: prod}\nscanners:\n${tagged}`, 'test.yaml');
+    expect(withoutReasons(leastPrivilegeStatements(config, scope))).toEqual([describeCluster, ...accessEntryStatements, iamRead]);
+  });
+
+  test('the tag in the conditions is the one the target writes and checks', () => {
+    const create = statementsFor(tagged, '', 'accessEntries').find((s) => s.sid === 'CreateOwnedAccessEntries');
+    expect(create?.conditions?.['StringEquals']).toEqual({ [`aws:RequestTag/${OWNED_TAG.key}`]: OWNED_TAG.value });
+  });
+
+  test("the access entries are the cluster's, in the cluster's account and region", () => {
+    const config = parseConfig(
+      'cluster: {name: c1, region: ap-south-1, accountID: "999988887777"}\nsync: {target: accessEntries}\nscanners: [{type: static, static: {}}]',
+      'test.yaml',
+    );
+    const resources = leastPrivilegeStatements(config, scope).filter((s) => s.sid !== 'DescribeTheCluster').flatMap((s) => s.resources);
+    expect([...new Set(resources)].sort()).toEqual([
+      'arn:aws:eks:ap-south-1:999988887777:access-entry/c1/*',
+      'arn:aws:eks:ap-south-1:999988887777:cluster/c1',
+    ]);
+  });
+
+  test('with a top-level role, that role makes the access-entry calls: the function only assumes it', () => {
+    const statements = statementsFor('- {type: ssm, ssm: {path: /p}}', 'aws: {roleARN: "arn:aws:iam::444455556666:role/writer"}', 'accessEntries');
+    expect(withoutReasons(statements)).toEqual([
+      { sid: 'AssumeConfiguredRoles', actions: ['sts:AssumeRole'], resources: ['arn:aws:iam::444455556666:role/writer'] },
+    ]);
+  });
+});
+
+describe('iam:GetRole, to resolve role paths', () => {
+  const getRole = (scanners: string, target = 'accessEntries'): string[] | undefined =>
+    statementsFor(scanners, '', target).find((s) => s.actions.includes('iam:GetRole'))?.resources;
+  const staticRoles = (...arns: string[]): string =>
+    `- {type: static, static: {roles: [${arns.map((a, i) => `{rolearn: "${a}", username: u${i}}`).join(', ')}]}}`;
+
+  test('is not granted when every static role ARN has its path, nor for IAM tags, whose ARNs carry it', () => {
+    expect(getRole(`${staticRoles('arn:aws:iam::111122223333:role/teams/Admin')}\n- {type: iam, iam: {mode: bulk}}`)).toBeUndefined();
+  });
+
+  test('reaches a path-less static role by name, with no path or any path, in the account the function asks', () => {
+    expect(getRole(staticRoles('arn:aws:iam::111122223333:role/Admin', 'arn:aws:iam::444455556666:role/Dev', 'arn:aws:iam::111122223333:role/x/Pathed'))).toEqual([
+      'arn:aws:iam::111122223333:role/Admin',
+      'arn:aws:iam::111122223333:role/*/Admin',
+      'arn:aws:iam::111122223333:role/Dev',
+      'arn:aws:iam::111122223333:role/*/Dev',
+    ]);
+  });
+
+  test.each([
+    ['an SSM scanner', '- {type: ssm, ssm: {path: /p}}'],
+    ['an SSM scanner that reads as another role', '- {type: ssm, aws: {roleARN: "arn:aws:iam::444455556666:role/r"}, ssm: {path: /p}}'],
+    ['a file scanner whose content is not known', '- {type: file, file: {path: m.yaml}}'],
+  ])('reaches every role of the account for %s, whose role ARNs are known only at run time', (_name, scanners) => {
+    expect(getRole(`${staticRoles('arn:aws:iam::111122223333:role/Admin')}\n${scanners}`)).toEqual(['arn:aws:iam::111122223333:role/*']);
+  });
+
+  test("reaches only the path-less role names of a file whose content is known (shipped in the asset)", () => {
+    const config = parseConfig(
+      `cluster: {name: prod}\nsync: {target: accessEntries}\nscanners:\n${staticRoles('arn:aws:iam::111122223333:role/Admin')}\n- {type: file, file: {path: m.yaml}}`,
+      'test.yaml',
+    );
+    const fileRoleArns = new Map([['m.yaml', ['arn:aws:iam::111122223333:role/Deployer', 'arn:aws:iam::111122223333:role/teams/Dev']]]);
+    expect(leastPrivilegeStatements(config, scope, { fileRoleArns }).find((s) => s.sid === 'ResolveRolePaths')?.resources).toEqual([
+      'arn:aws:iam::111122223333:role/Admin',
+      'arn:aws:iam::111122223333:role/*/Admin',
+      'arn:aws:iam::111122223333:role/Deployer',
+      'arn:aws:iam::111122223333:role/*/Deployer',
+    ]);
+  });
+
+  test('is not granted for the configMap target, which needs no path', () => {
+    expect(getRole(`${staticRoles('arn:aws:iam::111122223333:role/Admin')}\n- {type: ssm, ssm: {path: /p}}`, 'configMap')).toBeUndefined();
   });
 });
 
