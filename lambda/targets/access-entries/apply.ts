@@ -8,9 +8,10 @@
  */
 import {
   AssociateAccessPolicyCommand, CreateAccessEntryCommand, DeleteAccessEntryCommand, DisassociateAccessPolicyCommand,
-  ResourceNotFoundException, UpdateAccessEntryCommand, type EKSClient,
+  InvalidParameterException, ResourceNotFoundException, UpdateAccessEntryCommand, type EKSClient,
 } from '@aws-sdk/client-eks';
 import { DeadlineError, EksAuthSyncError } from '../../errors.js';
+import type { Warning } from '../../mappings.js';
 import { OWNED_TAG, type AccessEntriesPlan, type Step } from './plan.js';
 
 export interface ApplyOptions {
@@ -30,10 +31,21 @@ export interface ApplyOptions {
   deadline?: Date;
   /** @default () => new Date() */
   clock?: () => Date;
+  /**
+   * Where a principal that EKS refuses on create is reported (see `applyAccessEntriesPlan`).
+   * @default - such a refusal is not collected, only skipped
+   */
+  warnings?: Warning[];
 }
 
 /**
  * Runs the plan's steps in order and returns how many ran.
+ *
+ * A create that EKS refuses because of the principal itself ("The specified principalArn is
+ * invalid": the IAM role or user does not exist, e.g. someone who left but is still in an SSM
+ * document) costs only that principal: its create and the steps after it for the same principal
+ * are skipped, reported in `options.warnings`, and the rest of the plan is applied. Otherwise one
+ * stale source entry would fail every run before its revocations, which come last.
  * @example await applyAccessEntriesPlan(clients.eks(), plan, { clusterName: 'prod' });
  * @throws EksAuthSyncError naming the step, the principal and how many steps were applied before it;
  *   DeadlineError when the deadline passed before a step.
@@ -42,9 +54,11 @@ export async function applyAccessEntriesPlan(eks: EKSClient, plan: Pick<AccessEn
   const retry = options.notFoundRetry ?? { attempts: 5, delayMs: 1000 };
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const created = new Set<string>();
+  const refused = new Set<string>();
   let done = 0;
   for (const step of plan.steps) {
     const key = step.principalArn.toLowerCase();
+    if (refused.has(key)) continue;
     try {
       for (let attempt = 1; ; attempt++) {
         if (options.deadline && (options.clock ?? (() => new Date()))() >= options.deadline) {
@@ -64,6 +78,16 @@ export async function applyAccessEntriesPlan(eks: EKSClient, plan: Pick<AccessEn
       }
     } catch (err) {
       if (err instanceof DeadlineError) throw err;
+      if (step.action === 'create' && isRefusedPrincipal(err)) {
+        refused.add(key);
+        options.warnings?.push({
+          source: 'access-entries',
+          subject: step.principalArn,
+          message: `EKS refused this principal (${(err as Error).message}): the IAM ${step.principalArn.includes(':user/') ? 'user' : 'role'} does not exist, or cannot have an access entry; ` +
+            `no entry was created for it (from ${step.source}), and the rest of the plan was applied`,
+        });
+        continue;
+      }
       const detail = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
       throw new EksAuthSyncError(
         `access entries of cluster ${options.clusterName}: ${describe(step)} failed (${detail}) after ${done} of ${plan.steps.length} steps; ` +
@@ -105,6 +129,11 @@ async function run(eks: EKSClient, clusterName: string, step: Step): Promise<voi
     case 'delete':
       await gone(() => eks.send(new DeleteAccessEntryCommand({ clusterName, principalArn })));
   }
+}
+
+/** EKS's answer to a create for a principal that does not exist or may not have an entry. */
+function isRefusedPrincipal(err: unknown): boolean {
+  return err instanceof InvalidParameterException && /principalArn is invalid|invalid principal/i.test(err.message);
 }
 
 /** A removal that finds nothing to remove has reached its goal. */

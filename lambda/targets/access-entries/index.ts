@@ -63,6 +63,7 @@ export async function syncAccessEntries(opts: SyncAccessEntriesOptions): Promise
   if (!opts.commit || plan.steps.length === 0) return { plan, live, applied: 0, warnings };
   const applied = await applyAccessEntriesPlan(opts.eks, plan, {
     clusterName: opts.cluster.name,
+    warnings,
     ...(opts.deadline ? { deadline: opts.deadline } : {}),
     ...(opts.clock ? { clock: opts.clock } : {}),
     ...(opts.notFoundRetry ? { notFoundRetry: opts.notFoundRetry } : {}),

@@ -1,11 +1,12 @@
 import {
   AssociateAccessPolicyCommand, CreateAccessEntryCommand, DeleteAccessEntryCommand, DescribeAccessEntryCommand,
-  DisassociateAccessPolicyCommand, EKSClient, InvalidRequestException, ListAccessEntriesCommand, ListAssociatedAccessPoliciesCommand,
+  DisassociateAccessPolicyCommand, EKSClient, InvalidParameterException, InvalidRequestException, ListAccessEntriesCommand, ListAssociatedAccessPoliciesCommand,
   ResourceNotFoundException, UpdateAccessEntryCommand,
 } from '@aws-sdk/client-eks';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { DeadlineError, EksAuthSyncError } from '../../../lambda/errors.js';
+import type { Warning } from '../../../lambda/mappings.js';
 import { applyAccessEntriesPlan } from '../../../lambda/targets/access-entries/apply.js';
 import { OWNED_TAG, planAccessEntries, type Step } from '../../../lambda/targets/access-entries/plan.js';
 import { readAccessEntries } from '../../../lambda/targets/access-entries/read.js';
@@ -159,6 +160,25 @@ describe('applyAccessEntriesPlan', () => {
     const err = await applyAccessEntriesPlan(eks, { steps: [create, associate] }, { ...noWait, notFoundRetry: { attempts: 2, delayMs: 1 } }).catch((e: unknown) => e);
     expect((err as Error).message).toMatch(/cluster prod: associate arn:aws:iam::111122223333:role\/team\/new .*AmazonEKSViewPolicy failed \(ResourceNotFoundException.*after 1 of 2 steps/);
     expect(eksMock.commandCalls(AssociateAccessPolicyCommand)).toHaveLength(2);
+  });
+
+  it('skips a principal EKS refuses on create (a leaver still in a source), reports it, and applies the rest, revocations included', async () => {
+    const invalid = new InvalidParameterException({ message: 'The specified principalArn is invalid: invalid principal.', $metadata: {} });
+    eksMock.on(CreateAccessEntryCommand, { principalArn: arn('new') }).rejects(invalid);
+    eksMock.onAnyCommand().resolves({});
+    eksMock.on(CreateAccessEntryCommand, { principalArn: arn('new') }).rejects(invalid);
+    const other: Step = { ...create, principalArn: arn('other') };
+    const remove: Step = { action: 'delete', principalArn: arn('gone'), type: 'STANDARD', reason: 'not desired', source: 'static' };
+    const warnings: Warning[] = [];
+    const n = await applyAccessEntriesPlan(eks, { steps: [create, associate, other, remove] }, { ...noWait, warnings });
+    expect(n).toBe(2);
+    expect(calls()).toEqual(['CreateAccessEntry new', 'CreateAccessEntry other', 'DeleteAccessEntry gone']);
+    expect(warnings).toEqual([expect.objectContaining({ subject: arn('new'), message: expect.stringMatching(/EKS refused this principal .*does not exist.*rest of the plan was applied/) })]);
+  });
+
+  it('fails on any other refusal of a create, naming the step', async () => {
+    eksMock.on(CreateAccessEntryCommand).rejects(new InvalidParameterException({ message: 'The kubernetes group name system:masters is invalid', $metadata: {} }));
+    await expect(applyAccessEntriesPlan(eks, { steps: [create] }, noWait)).rejects.toThrow(/create .*new failed \(InvalidParameterException/);
   });
 
   it('does not retry NotFound on an entry it did not just create', async () => {
