@@ -2,10 +2,12 @@
  * `npm run demo`: the whole flow on this machine, no AWS account. Starts the stand-ins (IAM,
  * STS, SSM, EKS and a Kubernetes API, all on 127.0.0.1) with the demo account, builds the
  * Lambda bundle `cdk deploy` would upload, and invokes it three times as Lambda would: a manual
- * dry run, a scheduled run that commits, and a second scheduled run that has nothing to do.
+ * dry run, a scheduled run that commits, and a second scheduled run that has nothing to do. Then
+ * the cluster switches to authentication mode API and the same three runs sync access entries.
  * Exits non-zero if any step does not behave as described.
  */
 import type { HandlerResponse } from '../lambda/handler.js';
+import { OWNED_TAG } from '../lambda/targets/access-entries/index.js';
 import type { PlannedEntry } from '../lambda/targets/awsauth/index.js';
 import { buildBundle, invokeBundle, type Bundle, type Invocation } from '../test/support/bundle.js';
 import { DEMO_CONFIG, startEnvironment, type Environment } from '../test/support/environment.js';
@@ -45,6 +47,18 @@ function printChange(response: HandlerResponse): void {
   print(`  ${change.added.length} to add, ${change.removed.length} to remove, ${change.changed.length} to change; ` +
     `${change.unchanged} already in place; ${change.keptForeign} entries eks-auth-sync does not manage kept as they are`);
   for (const w of response.warnings) print(`  warning  ${w.source}${w.subject ? ` ${w.subject}` : ''}: ${w.message}`);
+}
+
+function printAccessEntrySteps(response: HandlerResponse): void {
+  const ae = response.accessEntries;
+  if (!ae) return print('  (no access-entries plan)');
+  for (const step of ae.steps) {
+    const what = step.action === 'create' ? `${step.type} as ${step.username ?? '(EKS default username)'}${step.kubernetesGroups.length ? ` groups [${step.kubernetesGroups.join(', ')}]` : ''}`
+      : step.action === 'associate' || step.action === 'disassociate' ? step.policyArn.split('/').pop() ?? step.policyArn
+        : step.action === 'update' ? `as ${step.username} groups [${step.kubernetesGroups.join(', ')}]` : step.reason;
+    print(`  ${step.action} ${step.principalArn}\n      ${what}   (from ${step.source})`);
+  }
+  print(`  ${ae.steps.length} steps; ${ae.unchanged} entries already in place; ${ae.keptForeign} entries eks-auth-sync does not own kept as they are`);
 }
 
 async function invoke(bundle: Bundle, world: Environment, event: unknown): Promise<HandlerResponse> {
@@ -107,6 +121,31 @@ async function main(): Promise<void> {
     const roles = live?.data?.['mapRoles'] ?? '';
     expectThat(roles.includes('role/hand-added-admin') && roles.includes('role/eks-managed-nodegroup-NodeInstanceRole'),
       'the hand-added admin or the EKS node role is no longer in aws-auth');
+
+    heading('4. The cluster switches to authentication mode API: the same sources, synced as EKS access entries');
+    world.setAuthenticationMode('API');
+    const kubeRequests = world.kube.log.length;
+    const aeDry = await invoke(bundle, world, { dryRun: true });
+    print(`  target: ${aeDry.target?.targets.join(' + ') ?? '?'} (${aeDry.target?.reason ?? 'no reason given'})`);
+    printAccessEntrySteps(aeDry);
+    expectThat(aeDry.target?.targets.join() === 'accessEntries', 'auto did not choose access entries on an API cluster');
+    expectThat((aeDry.accessEntries?.steps.length ?? 0) > 0 && (aeDry.accessEntries?.applied ?? 0) === 0, 'the dry run planned no access entries, or applied some');
+    const aeCommit = await invoke(bundle, world, scheduledEvent(world.accountId));
+    const owned = world.aws.eks.accessEntries(world.clusterName).filter((e) => e.tags[OWNED_TAG.key] === OWNED_TAG.value);
+    print(`  Scheduled run: ${aeCommit.accessEntries?.applied ?? 0} steps applied over the EKS API; ` +
+      `${owned.length} access entries now carry ${OWNED_TAG.key}=${OWNED_TAG.value}`);
+    expectThat(aeCommit.committed && owned.length > 0, 'the scheduled run created no access entries');
+    const refused = aeCommit.warnings.filter((w) => /EKS refused this principal/.test(w.message));
+    for (const w of refused) print(`  warning  ${w.subject ?? ''}: ${w.message}`);
+    expectThat(refused.some((w) => w.subject?.endsWith(':user/contractors/mallory') === true),
+      'the SSM entry for a user IAM does not have (mallory) was not reported as refused by EKS');
+    const aeAgain = await invoke(bundle, world, scheduledEvent(world.accountId));
+    print(`  Scheduled run again: ${aeAgain.accessEntries?.applied ?? 0} steps applied; the only step planned is the create EKS refuses ` +
+      `(${aeAgain.accessEntries?.steps.length ?? 0}), tried again on every run until the source drops it`);
+    expectThat(aeAgain.accessEntries?.applied === 0 && aeAgain.accessEntries.steps.length === refused.length,
+      'the second access-entries run changed something');
+    print(`  Kubernetes API requests during these three runs: ${world.kube.log.length - kubeRequests} (access entries need only the EKS API)`);
+    expectThat(world.kube.log.length === kubeRequests, 'the access-entries target reached the Kubernetes API');
   } finally {
     bundle?.dispose();
     await world.close();
