@@ -313,7 +313,7 @@ async function main(): Promise<boolean> {
     print(`- access entries, ${ACCESS_ENTRIES.changes} changes: ${entries.changed.byAction}`);
     print(`Syncs: the deployed bundle, a manual {"dryRun": true} invoke in a fresh node process each; wall time is the handler's DurationMs metric. ` +
       `Cold start: median of ${COLD_START_RUNS} interleaved runs of \`node -e ''\` and \`node --input-type=module -e "await import(file)"\` for the bundle and the two references ` +
-      `(the SDK clients' imports alone; config, aws-auth, token and Kubernetes client modules without the SDK or Powertools), built as the construct builds. ` +
+      `(the AWS SDK clients the bundle imports, with the names it imports from them, alone; config, aws-auth, token and Kubernetes client modules without the SDK or Powertools), built as the construct builds. ` +
       `Scaled: the 700-identity figure × ${scale}. Bench took ${fmtS(performance.now() - benchStarted)}; load average ${loadavg()[0]?.toFixed(1)} at the end.`);
     print(`Access entries: ${ACCESS_ENTRIES.managed} entries tagged ${'eks-auth-sync.io/managed=true'}, each with AmazonEKSViewPolicy in one namespace, and 3 EKS made ` +
       `(cluster creator, node role, Fargate profile), on an API-mode cluster. Not yet the function's run: the target's pipeline (readAccessEntries → translateMappings → ` +
