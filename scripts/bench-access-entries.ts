@@ -21,9 +21,12 @@ import {
   type AwsStandins, type Dataset, type SeedAccessEntry,
 } from '../test/support/aws-standins/index.js';
 
+/** The 50 changes: new principals (create + associate), new groups (update), a policy's new scope (associate), removals (delete). */
+const CHANGE_MIX = { creates: 15, updates: 15, rescoped: 10, removals: 10 } as const;
+
 export const ACCESS_ENTRIES = {
   managed: 500,
-  changes: 50,
+  changes: CHANGE_MIX.creates + CHANGE_MIX.updates + CHANGE_MIX.rescoped + CHANGE_MIX.removals,
   latencyMs: 30,
   eksRequestsPerSecond: 10,
   /** ListAccessEntries' page size as read.ts asks for it (EKS's maximum). */
@@ -35,11 +38,18 @@ export const ACCESS_ENTRIES = {
 } as const;
 
 const CLUSTER = 'bench-api';
-/** The 50 changes: new principals (create + associate), new groups (update), a policy's new scope (associate), removals (delete). */
-const CHANGE_MIX = { creates: 15, updates: 15, rescoped: 10, removals: 10 } as const;
 const VIEW_POLICY = 'AmazonEKSViewPolicy';
 /** EKS actions that only read; every other action the pipeline calls writes. */
 const READ_ACTIONS = new Set(['ListAccessEntries', 'DescribeAccessEntry', 'ListAssociatedAccessPolicies']);
+
+/** The setup in words, for the bench's notes under its table. */
+export const ACCESS_ENTRIES_SETUP =
+  `${ACCESS_ENTRIES.managed} entries tagged ${OWNED_TAG.key}=${OWNED_TAG.value}, each with ${VIEW_POLICY} in one namespace, and 3 EKS made ` +
+  '(cluster creator, node role, Fargate profile), on an API-mode cluster. Not yet the function\'s run: the target\'s pipeline (readAccessEntries → ' +
+  'translateMappings → planAccessEntries → applyAccessEntriesPlan) in this process, with the function\'s EKSClient (clientFactory). ' +
+  `The ${ACCESS_ENTRIES.changes} changes: ${CHANGE_MIX.creates} new principals (create + associate), ${CHANGE_MIX.updates} new groups (update), ` +
+  `${CHANGE_MIX.rescoped} policies to a new namespace (associate), ${CHANGE_MIX.removals} removals (delete). Read floor: list pages of ` +
+  `${ACCESS_ENTRIES.pageSize} + one DescribeAccessEntry per entry + one ListAssociatedAccessPolicies per managed entry, at ${ACCESS_ENTRIES.eksRequestsPerSecond} requests/s.`;
 
 /** What one run did, from the EKS stand-in's side. */
 export interface AccessEntriesRun {

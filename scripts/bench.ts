@@ -18,7 +18,7 @@ import { generateDataset } from '../test/support/aws-standins/index.js';
 import { buildBundle, invokeBundle, lambdaEnv, metric, type Bundle } from '../test/support/bundle.js';
 import { startEnvironment, type Environment } from '../test/support/environment.js';
 import { sdkClientImports, sdkReferenceEntry, type SdkClientImports } from './bench-references.js';
-import { ACCESS_ENTRIES, benchAccessEntries, type AccessEntriesRun } from './bench-access-entries.js';
+import { ACCESS_ENTRIES, ACCESS_ENTRIES_SETUP, benchAccessEntries, type AccessEntriesRun } from './bench-access-entries.js';
 import { originalIamScan } from './original-algorithm.js';
 import { ESM_REQUIRE_BANNER, MAIN_FIELDS } from '../infra/bundling.js';
 
@@ -315,11 +315,7 @@ async function main(): Promise<boolean> {
       `Cold start: median of ${COLD_START_RUNS} interleaved runs of \`node -e ''\` and \`node --input-type=module -e "await import(file)"\` for the bundle and the two references ` +
       `(the AWS SDK clients the bundle imports, with the names it imports from them, alone; config, aws-auth, token and Kubernetes client modules without the SDK or Powertools), built as the construct builds. ` +
       `Scaled: the 700-identity figure × ${scale}. Bench took ${fmtS(performance.now() - benchStarted)}; load average ${loadavg()[0]?.toFixed(1)} at the end.`);
-    print(`Access entries: ${ACCESS_ENTRIES.managed} entries tagged ${'eks-auth-sync.io/managed=true'}, each with AmazonEKSViewPolicy in one namespace, and 3 EKS made ` +
-      `(cluster creator, node role, Fargate profile), on an API-mode cluster. Not yet the function's run: the target's pipeline (readAccessEntries → translateMappings → ` +
-      `planAccessEntries → applyAccessEntriesPlan) in this process, with the function's EKSClient (clientFactory). The 50 changes: 15 new principals ` +
-      `(create + associate), 15 new groups (update), 10 policies to a new namespace (associate), 10 removals (delete). Read floor: list pages of ` +
-      `${ACCESS_ENTRIES.pageSize} + one DescribeAccessEntry per entry + one ListAssociatedAccessPolicies per managed entry, at ${ACCESS_ENTRIES.eksRequestsPerSecond} requests/s.`);
+    print(`Access entries: ${ACCESS_ENTRIES_SETUP}`);
     return [...rows, ...entryRows].every((r) => r.result !== 'MISS');
   } finally {
     bundles.bulk?.dispose();
