@@ -5,7 +5,9 @@
  * process, as a manual dry-run invoke, against the stand-ins with 30 ms latency on every AWS
  * call and IAM limited to 20 requests per second. The original tool's algorithm runs in this
  * process against the same stand-ins. Runs that would take minutes are measured at 700
- * identities and scaled linearly, and labelled so. Exits 1 when a sync fails or a target is missed.
+ * identities and scaled linearly, and labelled so. Then the access-entries target against an
+ * API-mode cluster (scripts/bench-access-entries.ts). Exits 1 when a sync fails or a target is
+ * missed, 2 when the watchdog stops it.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -147,6 +149,8 @@ export * as token from './lambda/cluster/token.js';
 export * as kube from './lambda/cluster/kube.js';`;
 type Reference = 'sdk' | 'floor';
 const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Builds both references as the construct builds the function (minified ESM for node24, the same banner). */
 async function buildReferences(dir: string, clients: readonly SdkClientImports[]): Promise<Record<Reference, { entry: string; bytes: number }>> {
   const entries: Record<Reference, string> = {
     sdk: sdkReferenceEntry(clients),
