@@ -10,6 +10,12 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import * as z from 'zod/mini';
+// The classes by name, not through `z.core`: a namespace member access makes esbuild keep zod's whole
+// core (JSON-schema generator, compiler, every locale), 400 KB of the bundle and most of our cold start.
+import {
+  $ZodArray, $ZodDefault, $ZodDiscriminatedUnion, $ZodObject, $ZodOptional, $ZodPipe,
+  type $ZodIssue, type $ZodType, type util as zodUtil,
+} from 'zod/v4/core';
 import { ConfigError } from './errors.js';
 import { yamlNestingProblem } from './yaml-limits.js';
 import {
@@ -272,28 +278,28 @@ function isRecord(value: unknown): value is Record<string, unknown> {
  * The keys the strict object at `path` takes, found by walking `schema` along the document
  * `value` (which picks the scanner variant by its `type`); empty when the walk finds no object.
  */
-function knownKeys(schema: z.core.$ZodType, path: Path, value: unknown): string[] {
-  let at: z.core.$ZodType | undefined = schema;
+function knownKeys(schema: $ZodType, path: Path, value: unknown): string[] {
+  let at: $ZodType | undefined = schema;
   let v = value;
   let depth = 0;
   while (at !== undefined) {
-    if (at instanceof z.core.$ZodOptional || at instanceof z.core.$ZodDefault) {
+    if (at instanceof $ZodOptional || at instanceof $ZodDefault) {
       at = at._zod.def.innerType;
-    } else if (at instanceof z.core.$ZodPipe) {
+    } else if (at instanceof $ZodPipe) {
       at = at._zod.def.in;
-    } else if (at instanceof z.core.$ZodDiscriminatedUnion) {
+    } else if (at instanceof $ZodDiscriminatedUnion) {
       const discriminator: string = at._zod.def.discriminator;
       const tag: unknown = isRecord(v) ? v[discriminator] : undefined;
-      const options: readonly z.core.$ZodType[] = at._zod.def.options;
-      at = options.find((o) => o._zod.propValues?.[discriminator]?.has(tag as z.core.util.Primitive));
+      const options: readonly $ZodType[] = at._zod.def.options;
+      at = options.find((o) => o._zod.propValues?.[discriminator]?.has(tag as zodUtil.Primitive));
     } else if (depth === path.length) {
-      return at instanceof z.core.$ZodObject ? Object.keys(at._zod.def.shape) : [];
+      return at instanceof $ZodObject ? Object.keys(at._zod.def.shape) : [];
     } else {
       const step = path[depth++];
-      if (at instanceof z.core.$ZodObject && typeof step === 'string' && Object.hasOwn(at._zod.def.shape, step)) {
+      if (at instanceof $ZodObject && typeof step === 'string' && Object.hasOwn(at._zod.def.shape, step)) {
         at = at._zod.def.shape[step];
         v = isRecord(v) && Object.hasOwn(v, step) ? v[step] : undefined;
-      } else if (at instanceof z.core.$ZodArray && typeof step === 'number') {
+      } else if (at instanceof $ZodArray && typeof step === 'number') {
         at = at._zod.def.element;
         v = Array.isArray(v) ? v[step] : undefined;
       } else {
@@ -333,7 +339,7 @@ function meantKey(key: string, known: readonly string[]): string | undefined {
   return meant;
 }
 
-function issueLines(issue: z.core.$ZodIssue, schema: z.core.$ZodType, raw: unknown): string[] {
+function issueLines(issue: $ZodIssue, schema: $ZodType, raw: unknown): string[] {
   const at = (extra: Path = []) => formatPath([...issue.path, ...extra]);
   switch (issue.code) {
     case 'unrecognized_keys': {

@@ -13,7 +13,8 @@
 import type { AwsSettings } from '../lambda/config.js';
 import { clientFactory } from '../lambda/aws.js';
 import { applyAccessEntriesPlan } from '../lambda/targets/access-entries/apply.js';
-import { OWNED_TAG, planAccessEntries, type SelfIdentity } from '../lambda/targets/access-entries/plan.js';
+import type { SelfIdentity } from '../lambda/guards.js';
+import { OWNED_TAG, planAccessEntries } from '../lambda/targets/access-entries/plan.js';
 import { readAccessEntries } from '../lambda/targets/access-entries/read.js';
 import { translateMappings, type MappingForAccessEntry } from '../lambda/targets/access-entries/translate.js';
 import {
