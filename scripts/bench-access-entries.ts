@@ -3,20 +3,14 @@
  * with an associated policy) and a few EKS made itself, 30 ms per EKS call, EKS limited to 10
  * requests/s. Two runs: one with nothing to change, one with 50 changed principals.
  *
- * Until the access-entries target is wired into runSync, a run is the target's own pipeline, in
- * this process, with the function's real EKS client (`clientFactory`): readAccessEntries →
- * translateMappings → planAccessEntries → applyAccessEntriesPlan. Everything measured is read
- * from the EKS stand-in's counters and the state it holds, not from the pipeline, so the full
- * run (the bundle's runSync with `sync.target: accessEntries` on this API-mode cluster) replaces
- * only `runPipeline`: the world, the desired mappings, the floor and the figures stay.
+ * A run is the function's core, runSync with `sync.target: accessEntries` (see `runOnce`),
+ * in this process with the function's clients. Everything measured is read from the EKS
+ * stand-in's counters and the state it holds.
  */
-import type { AwsSettings } from '../lambda/config.js';
-import { clientFactory } from '../lambda/aws.js';
-import { applyAccessEntriesPlan } from '../lambda/targets/access-entries/apply.js';
-import type { SelfIdentity } from '../lambda/guards.js';
-import { OWNED_TAG, planAccessEntries } from '../lambda/targets/access-entries/plan.js';
-import { readAccessEntries } from '../lambda/targets/access-entries/read.js';
-import { translateMappings, type MappingForAccessEntry } from '../lambda/targets/access-entries/translate.js';
+import { validateConfig } from '../lambda/config.js';
+import { OWNED_TAG } from '../lambda/targets/access-entries/plan.js';
+import type { MappingForAccessEntry } from '../lambda/targets/access-entries/translate.js';
+import { runSync } from '../lambda/sync.js';
 import {
   accessPolicyArn, clusterCreatorEntry, fargateProfileEntry, generateDataset, nodeRoleEntry, roleArn, startAwsStandins,
   type AwsStandins, type Dataset, type SeedAccessEntry,
@@ -40,14 +34,14 @@ export const ACCESS_ENTRIES = {
 
 const CLUSTER = 'bench-api';
 const VIEW_POLICY = 'AmazonEKSViewPolicy';
-/** EKS actions that only read; every other action the pipeline calls writes. */
-const READ_ACTIONS = new Set(['ListAccessEntries', 'DescribeAccessEntry', 'ListAssociatedAccessPolicies']);
+/** EKS actions that only read; every other action a run calls writes. */
+const READ_ACTIONS = new Set(['DescribeCluster', 'ListAccessEntries', 'DescribeAccessEntry', 'ListAssociatedAccessPolicies']);
 
 /** The setup in words, for the bench's notes under its table. */
 export const ACCESS_ENTRIES_SETUP =
   `${ACCESS_ENTRIES.managed} entries tagged ${OWNED_TAG.key}=${OWNED_TAG.value}, each with ${VIEW_POLICY} in one namespace, and 3 EKS made ` +
-  '(cluster creator, node role, Fargate profile), on an API-mode cluster. Not yet the function\'s run: the target\'s pipeline (readAccessEntries → ' +
-  'translateMappings → planAccessEntries → applyAccessEntriesPlan) in this process, with the function\'s EKSClient (clientFactory). ' +
+  '(cluster creator, node role, Fargate profile), on an API-mode cluster. Each run is the function\'s core, runSync with sync.target accessEntries and ' +
+  'a static source holding the mappings (DescribeCluster, STS, then read → translate → plan → apply), in this process with the function\'s clients. ' +
   `The ${ACCESS_ENTRIES.changes} changes: ${CHANGE_MIX.creates} new principals (create + associate), ${CHANGE_MIX.updates} new groups (update), ` +
   `${CHANGE_MIX.rescoped} policies to a new namespace (associate), ${CHANGE_MIX.removals} removals (delete). Read floor: list pages of ` +
   `${ACCESS_ENTRIES.pageSize} + one DescribeAccessEntry per entry + one ListAssociatedAccessPolicies per managed entry, at ${ACCESS_ENTRIES.eksRequestsPerSecond} requests/s.`;
@@ -164,7 +158,8 @@ function desiredMappings(world: AccessEntriesWorld, withChanges: boolean): Mappi
 function readFloor(world: AccessEntriesWorld): { reads: number; ms: number } {
   const entries = world.aws.eks.accessEntries(CLUSTER);
   const managed = entries.filter((e) => e.tags[OWNED_TAG.key] === OWNED_TAG.value).length;
-  const reads = Math.max(1, Math.ceil(entries.length / ACCESS_ENTRIES.pageSize)) + entries.length + managed;
+  // DescribeCluster (the run's first EKS call), the list pages, one Describe per entry, one policy list per managed entry.
+  const reads = 1 + Math.max(1, Math.ceil(entries.length / ACCESS_ENTRIES.pageSize)) + entries.length + managed;
   return { reads, ms: (reads / ACCESS_ENTRIES.eksRequestsPerSecond) * 1000 };
 }
 
@@ -172,7 +167,7 @@ async function measure(world: AccessEntriesWorld, desired: MappingForAccessEntry
   const floor = readFloor(world);
   world.aws.reset();
   const started = performance.now();
-  await runPipeline(world, desired);
+  await runOnce(world, desired);
   const wallMs = performance.now() - started;
   const calls = world.aws.eks.calls();
   const throttledByAction = world.aws.eks.throttled();
@@ -196,13 +191,13 @@ async function measure(world: AccessEntriesWorld, desired: MappingForAccessEntry
 const CREDENTIAL_VARIABLES = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN'] as const;
 
 /**
- * One sync of the access-entries target, as runSync will run it: a real EKSClient from the
- * function's client factory (its adaptive retry, timeouts and deadline), the target's read,
- * translation, plan and apply. Replace this with a bundle invoke for the full run.
+ * One run of the function's core, runSync, with `sync.target: accessEntries` on the API-mode
+ * cluster: a static source holding the desired mappings, DescribeCluster, who we are (STS), then
+ * the target's read, translation, plan and apply, with the function's clients (adaptive retry,
+ * timeouts, the run's deadline).
  */
-async function runPipeline(world: AccessEntriesWorld, desired: MappingForAccessEntry[]): Promise<void> {
-  const { aws, dataset } = world;
-  const settings: AwsSettings = { endpoints: { eks: aws.eks.endpoint, iam: aws.iam.endpoint, sts: aws.sts.endpoint } };
+async function runOnce(world: AccessEntriesWorld, desired: MappingForAccessEntry[]): Promise<void> {
+  const { aws } = world;
   const saved = CREDENTIAL_VARIABLES.map((k) => [k, process.env[k]] as const);
   const env = aws.env();
   for (const k of CREDENTIAL_VARIABLES) {
@@ -211,21 +206,18 @@ async function runPipeline(world: AccessEntriesWorld, desired: MappingForAccessE
     else process.env[k] = value;
   }
   try {
-    const clients = clientFactory(settings, { region: aws.region, retry: { deadline: new Date(Date.now() + ACCESS_ENTRIES.runDeadlineMs) } });
-    const eks = clients.eks();
-    try {
-      const live = await readAccessEntries(eks, CLUSTER);
-      const { entries } = await translateMappings(desired, {
-        partition: dataset.account.partition,
-        clusterAccountId: dataset.account.accountId,
-        resolveRole: () => Promise.reject(new Error('the bench maps every role with its path; no IAM lookup is expected')),
-      });
-      const self: SelfIdentity = { arn: aws.credential.arn, canonicalArn: `arn:aws:iam::${dataset.account.accountId}:role/eks-auth-sync` };
-      const plan = planAccessEntries({ desired: entries, live, settings: { maxRemovals: CHANGE_MIX.removals, allowEmpty: false }, self });
-      await applyAccessEntriesPlan(eks, plan, { clusterName: CLUSTER });
-    } finally {
-      eks.destroy();
-    }
+    const roles = desired.map((m) => ({
+      rolearn: m.arn, username: m.username, groups: [...m.groups],
+      accessPolicies: (m.accessPolicies ?? []).map((p) => ({ policy: p.policy, ...(p.namespaces ? { namespaces: [...p.namespaces] } : {}) })),
+    }));
+    const config = validateConfig({
+      cluster: { name: CLUSTER, region: aws.region },
+      aws: { endpoints: { eks: aws.eks.endpoint, iam: aws.iam.endpoint, sts: aws.sts.endpoint } },
+      sync: { target: 'accessEntries', maxRemovals: CHANGE_MIX.removals },
+      scanners: [{ type: 'static', name: 'bench', static: { roles } }],
+    }, 'the access-entries bench config');
+    const report = await runSync({ config, configDir: '.', commit: true, deadline: new Date(Date.now() + ACCESS_ENTRIES.runDeadlineMs) });
+    if (report.target?.targets.join() !== 'accessEntries') throw new Error(`the bench run chose ${report.target?.targets.join(' + ') ?? 'no target'}, not accessEntries`);
   } finally {
     for (const [k, v] of saved) {
       if (v === undefined) delete process.env[k];
