@@ -15,6 +15,7 @@ import {
   accessPolicyArn, clusterCreatorEntry, fargateProfileEntry, generateDataset, nodeRoleEntry, roleArn, startAwsStandins,
   type AwsStandins, type Dataset, type SeedAccessEntry,
 } from '../test/support/aws-standins/index.js';
+import { generateTls } from '../test/support/tls.js';
 
 /** The 50 changes: new principals (create + associate), new groups (update), a policy's new scope (associate), removals (delete). */
 const CHANGE_MIX = { creates: 15, updates: 15, rescoped: 10, removals: 10 } as const;
@@ -103,8 +104,9 @@ async function startWorld(): Promise<AccessEntriesWorld> {
     dataset,
     clusters: [{
       name: CLUSTER,
+      // The access-entries target never connects to the API server, but DescribeCluster's answer is checked whole, CA included.
       endpoint: 'https://127.0.0.1:9',
-      caPem: '',
+      caPem: generateTls('bench-api').caPem,
       authenticationMode: 'API',
       accessEntries: [clusterCreatorEntry(principal(foreign)), nodeRoleEntry(principal(foreign + 1)), fargateProfileEntry(principal(foreign + 2))],
     }],
