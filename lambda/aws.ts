@@ -24,6 +24,12 @@ export interface ClientFactory {
   iam(s?: AwsSettings): IAMClient;
   /** SSM for a scanner: its `aws` section over the top-level one. */
   ssm(s?: AwsSettings): SSMClient;
+  /**
+   * Names what the IAM client for a scanner's `aws` section reads (credentials, endpoint, region):
+   * equal keys read the same account the same way, so one read can serve every scanner (and, in a
+   * fleet, every cluster) that asks.
+   */
+  iamReadKey(s?: AwsSettings): string;
   /** STS GetCallerIdentity: the top-level settings, in the cluster's region. */
   sts(): STSClient;
   /** Every EKS call, with the top-level settings in the cluster's region; the cluster token is signed with its credentials. */
@@ -141,6 +147,10 @@ export function clientFactory(top: AwsSettings | undefined, defaults: ClientDefa
     iam: (s) => {
       const settings = scannerSettings(s);
       return cached('iam', settings, scannerRegion(settings), (c) => new IAMClient(c));
+    },
+    iamReadKey: (s) => {
+      const settings = scannerSettings(s);
+      return JSON.stringify([settings.roleARN, scannerRegion(settings), settings.endpoints?.iam ?? settings.endpoint]);
     },
     ssm: (s) => {
       const settings = scannerSettings(s);

@@ -16,7 +16,7 @@ import { AWS_AUTH_NAME, AWS_AUTH_NAMESPACE } from './configmap.js';
 import { DeadlineError, TargetsFailedError, type GuardTarget } from './errors.js';
 import type { SelfIdentity } from './guards.js';
 import type { DesiredState, Mappings, Warning } from './mappings.js';
-import { runScanners, type ScanDeps } from './scanners/index.js';
+import { runScanners, sharedReads, type ScanDeps } from './scanners/index.js';
 
 export interface RunOptions {
   config: Config;
@@ -316,7 +316,7 @@ function awsContext(config: Config, run: Pick<RunOptions, 'deadline' | 'clock'> 
  * scanner needs it (the same answer names the identity for the self-lockout guard).
  */
 export function scanDeps(config: Config, baseDir: string, aws: AwsContext = awsContext(config)): ScanDeps {
-  return { clients: aws.clients, baseDir, callerAccountId: async () => (await aws.whoAmI()).account };
+  return { clients: aws.clients, baseDir, callerAccountId: async () => (await aws.whoAmI()).account, shared: sharedReads() };
 }
 
 type CallerIdentity = Awaited<ReturnType<typeof callerIdentity>>;

@@ -63,9 +63,12 @@ export const iamScanner: Scanner<ScannerOfType<'iam'>> = async ({ name, scanner,
   if (!settings.disableRoleScan) kinds.push('role');
 
   const client = deps.clients.iam(scanner.aws);
-  const identities = settings.mode === 'bulk'
-    ? await listBulk(client, kinds)
-    : await listPerIdentity(client, kinds, settings.pathPrefix, settings.concurrency);
+  const read = settings.mode === 'bulk'
+    ? () => listBulk(client, kinds)
+    : () => listPerIdentity(client, kinds, settings.pathPrefix, settings.concurrency);
+  // Scanners (and clusters) reading the same account the same way share one read; its identities are never modified.
+  const key = JSON.stringify(['iam', deps.clients.iamReadKey(scanner.aws), settings.mode, kinds, settings.mode === 'bulk' ? '' : settings.pathPrefix]);
+  const identities = await (deps.shared ? deps.shared.once(key, read) : read());
 
   const users: UserMapping[] = [];
   const roles: RoleMapping[] = [];

@@ -19,6 +19,31 @@ export interface ScanDeps {
   baseDir: string;
   /** The account of the default credentials (STS GetCallerIdentity), asked only when needed. */
   callerAccountId: () => Promise<string>;
+  /**
+   * Reads shared by the scanners of a run (and the clusters of a fleet run): `read` runs once per
+   * key, every caller gets its promise. Absent: nothing is shared.
+   */
+  shared?: SharedReads;
+}
+
+/** One promise per key: the first caller's `read` runs, later callers share its answer (or its failure). */
+export interface SharedReads {
+  once<T>(key: string, read: () => Promise<T>): Promise<T>;
+}
+
+/** A fresh {@link SharedReads}, for one run (or one fleet run). */
+export function sharedReads(): SharedReads {
+  const promises = new Map<string, Promise<unknown>>();
+  return {
+    once<T>(key: string, read: () => Promise<T>): Promise<T> {
+      let p = promises.get(key) as Promise<T> | undefined;
+      if (p === undefined) {
+        p = read();
+        promises.set(key, p);
+      }
+      return p;
+    },
+  };
 }
 
 /** The config of a scanner of one type, e.g. `ScannerOfType<'iam'>`. */

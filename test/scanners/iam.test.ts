@@ -6,7 +6,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lambda/config.js';
 import { ScannerError } from '../../lambda/errors.js';
-import { CALLER_ACCOUNT, configWith, scanWith } from './helpers.js';
+import { runScanners, sharedReads } from '../../lambda/scanners/index.js';
+import { CALLER_ACCOUNT, configWith, deps, scanWith } from './helpers.js';
 
 const iam = mockClient(IAMClient);
 afterEach(() => iam.reset());
@@ -367,6 +368,19 @@ describe('iam scanner calls', () => {
     await scan('{disableUserScan: true}');
     expect(seen.filters).toEqual([['Role']]);
     expect(seen.maxItems).toEqual([1000]);
+  });
+
+  it('reads the account once for every scanner that reads it the same way, and again for another endpoint', async () => {
+    serveBulk([role('A', [tag('username', 'a', ACCOUNT, 'blue')]), role('B', [tag('username', 'b', ACCOUNT, 'green')])], [], 1);
+    const config = configWith([
+      '  - {type: iam, iam: {clusterName: blue}}',
+      '  - {type: iam, iam: {clusterName: green}}',
+      '  - {type: iam, aws: {endpoints: {iam: "https://iam.example.test"}}, iam: {clusterName: green}}',
+    ].join('\n'));
+    const d = await runScanners(config, { ...deps(config), shared: sharedReads() });
+    expect(d.mappings.roles.map((r) => r.username).sort()).toEqual(['a', 'b']);
+    // Two pages (one role each) per distinct read: the two default-endpoint scanners share theirs.
+    expect(iam.commandCalls(GetAccountAuthorizationDetailsCommand)).toHaveLength(4);
   });
 
   it('makes no IAM call when both scans are disabled', async () => {
