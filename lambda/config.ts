@@ -135,6 +135,77 @@ const ssmSection = z.strictObject({
   kmsKeyArn: z.optional(z.string().check(z.startsWith('arn:'))),
 });
 
+// --- Scanner sections: iamGroups and identityCenter (issue 12) ---
+
+/** The variables an iamGroups `username` template may use, rendered by eks-auth-sync for each member. */
+export const MEMBER_TEMPLATES = ['{{UserName}}', '{{AccountID}}'] as const;
+// What a member's variables render in the examples a config error shows.
+const MEMBER_SAMPLE = new Map([['{{UserName}}', 'alice'], ['{{AccountID}}', '111122223333']]);
+
+/**
+ * Why `template` cannot name the members of an IAM group, or undefined when it can: only
+ * {@link MEMBER_TEMPLATES}, a rendering must be a valid username, and a literal reserved prefix
+ * (`system:{{UserName}}`, which every member would render) is refused. A member whose own name
+ * makes a reserved or invalid name is skipped at run time instead.
+ */
+function memberUsernameProblem(template: string): string | undefined {
+  const unknown = template.replace(/\{\{(?:UserName|AccountID)\}\}/g, '').includes('{{');
+  if (unknown) return `username ${quoteValue(template)} uses an unknown template (known here: ${MEMBER_TEMPLATES.join(', ')})`;
+  const sample = template.replace(/\{\{\w+\}\}/g, (t) => MEMBER_SAMPLE.get(t) ?? t);
+  const invalid = validateUsername(sample);
+  if (invalid !== undefined) return `username ${quoteValue(template)} renders ${quoteValue(sample)} for the user alice: ${invalid}`;
+  // Text before the first template, when it holds a colon, starts every rendering.
+  const head = template.split('{{')[0] ?? '';
+  const reserved = !template.includes('{{') || head.includes(':') ? reservedPrefix(head) : undefined;
+  if (reserved !== undefined) return `username ${quoteValue(template)}: every member would get a "${reserved}" username, which is reserved for Kubernetes, EKS and AWS`;
+  return undefined;
+}
+
+// IAM's name rules: groups [\w+=,.@-]{1,128}; permission sets [\w+=,.@-]{1,32}.
+const iamGroupName = z.string().check(z.regex(/^[\w+=,.@-]{1,128}$/, 'expected an IAM group name: letters, digits and _+=,.@-, at most 128'));
+const permissionSetName = z.string().check(z.regex(/^[\w+=,.@-]{1,32}$/, 'expected a permission set name: letters, digits and _+=,.@-, at most 32'));
+const scanMode = z._default(z.enum(['bulk', 'perIdentity']), 'bulk');
+
+const iamGroupsSection = z.strictObject({
+  /** `bulk`: membership from GetAccountAuthorizationDetails (shared with iam scanners); `perIdentity`: one GetGroup per group. */
+  mode: scanMode,
+  groups: z.array(z.strictObject({
+    /** The IAM group's name (IAM compares names case-insensitively; so does this). */
+    name: iamGroupName,
+    /** @default '{{UserName}}' */
+    username: z._default(validString(memberUsernameProblem), '{{UserName}}'),
+    groups: z._default(groups, []),
+    accessPolicies,
+  })).check(z.minLength(1, 'list at least one IAM group')),
+});
+
+const identityCenterSection = z.strictObject({
+  /** `bulk`: the roles of a bulk read of the same account when the config has one, else one ListRoles; `perIdentity`: ListRoles. */
+  mode: scanMode,
+  permissionSets: z.array(z.strictObject({
+    name: permissionSetName,
+    /** @default 'sso:<name>:{{SessionName}}' */
+    username: z.optional(validString((u) => accessEntryUsernameProblem(u))),
+    groups: z._default(groups, []),
+    accessPolicies,
+  }).check(z.superRefine((ps, ctx) => {
+    if (ps.username !== undefined) return;
+    const problem = accessEntryUsernameProblem(defaultPermissionSetUsername(ps.name));
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `the default username does not work for this name (${problem}); set username`, input: ps.name, path: ['username'] });
+  }))).check(z.minLength(1, 'list at least one permission set')),
+});
+
+/**
+ * The username a permission set's role gets unless the config sets one: the person's Identity
+ * Center user name after a prefix naming the permission set, so the audit log shows both.
+ * @example defaultPermissionSetUsername('AdministratorAccess') // 'sso:AdministratorAccess:{{SessionName}}'
+ */
+export function defaultPermissionSetUsername(permissionSet: string): string {
+  return `sso:${permissionSet}:{{SessionName}}`;
+}
+
+// --- end of the iamGroups and identityCenter sections ---
+
 /** Why `expression` is not an EventBridge schedule expression, or undefined when it is one. */
 function scheduleProblem(expression: string): string | undefined {
   const rate = /^rate\((\d+) (minute|hour|day)(s?)\)$/.exec(expression);
@@ -204,8 +275,10 @@ const scanner = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('file'), ...scannerBase, file: fileSection }),
   z.strictObject({ type: z.literal('iam'), ...scannerBase, iam: iamSection }),
   z.strictObject({ type: z.literal('ssm'), ...scannerBase, ssm: ssmSection }),
+  z.strictObject({ type: z.literal('iamGroups'), ...scannerBase, iamGroups: iamGroupsSection }),
+  z.strictObject({ type: z.literal('identityCenter'), ...scannerBase, identityCenter: identityCenterSection }),
 ]);
-const SCANNER_TYPES = ['static', 'file', 'iam', 'ssm'] as const;
+const SCANNER_TYPES = ['static', 'file', 'iam', 'ssm', 'iamGroups', 'identityCenter'] as const;
 
 const configSchema = z.strictObject({
   cluster: z.strictObject({
@@ -244,6 +317,8 @@ export type StaticScannerConfig = Extract<ScannerConfig, { type: 'static' }>['st
 export type FileScannerConfig = Extract<ScannerConfig, { type: 'file' }>['file'];
 export type IamScannerConfig = Extract<ScannerConfig, { type: 'iam' }>['iam'];
 export type SsmScannerConfig = Extract<ScannerConfig, { type: 'ssm' }>['ssm'];
+export type IamGroupsScannerConfig = Extract<ScannerConfig, { type: 'iamGroups' }>['iamGroups'];
+export type IdentityCenterScannerConfig = Extract<ScannerConfig, { type: 'identityCenter' }>['identityCenter'];
 
 /** A scanner's display name in messages: its `name`, else `<type>[<index>]`, e.g. `iam[2]`. */
 export function scannerName(s: ScannerConfig, index: number): string {

@@ -35,15 +35,24 @@ export interface AccessEntryDetails {
   nodeType?: NodeType;
 }
 
+/** Where within its source a mapping came from; the plans show it after the scanner's name. */
+export interface MappingOrigin {
+  /**
+   * What in the source produced the entry, e.g. the IAM group `developers` or the permission set
+   * `AdministratorAccess`: the plan then says `(from iamGroups[1]: developers)`. Absent: the scanner's name alone.
+   */
+  sourceDetail?: string;
+}
+
 /** One `mapRoles` entry as eks-auth-sync produces it. */
-export interface RoleMapping extends AccessEntryDetails {
+export interface RoleMapping extends AccessEntryDetails, MappingOrigin {
   rolearn: RoleArn;
   username: string;
   groups: string[];
 }
 
 /** One `mapUsers` entry as eks-auth-sync produces it. */
-export interface UserMapping extends AccessEntryDetails {
+export interface UserMapping extends AccessEntryDetails, MappingOrigin {
   userarn: UserArn;
   username: string;
   groups: string[];
@@ -92,7 +101,10 @@ export function arnKey(arn: string): string {
 /** What the sources say aws-auth should hold, and where each entry came from. */
 export interface DesiredState {
   mappings: Mappings;
-  /** `arnKey(arn)` → the display name of the scanner that produced the entry. */
+  /**
+   * `arnKey(arn)` → where the entry came from: the scanner's display name, followed by its
+   * `sourceDetail` when it has one (`iamGroups[1]: developers`).
+   */
   sourceOf: ReadonlyMap<string, string>;
   /** `arnKey(arn)` of every entry that came from a `tags` source (see `SourceTrust`). */
   fromTags: ReadonlySet<string>;
@@ -347,33 +359,39 @@ function details(entry: AccessEntryDetails, writtenArn: string): AccessEntryDeta
 export function mergeScanResults(results: readonly ScanResult[]): DesiredState {
   const warnings: Warning[] = results.flatMap((r) => r.warnings);
   const sourceOf = new Map<string, string>();
+  // The scanner alone, without the detail: "earlier in the same source" is about scanners.
+  const scannerOf = new Map<string, string>();
   const fromTags = new Set<string>();
   const users = new Map<string, UserMapping>();
   const roles = new Map<string, RoleMapping>();
 
   const add = <T extends Entry>(
-    into: Map<string, T>, arn: string, entry: T, { source, trust }: ScanResult,
+    into: Map<string, T>, arn: string, entry: T, { source, trust }: ScanResult, detail: string | undefined,
   ): void => {
     const key = arnKey(arn);
     const kept = into.get(key);
     const keptSource = sourceOf.get(key);
+    const label = detail === undefined ? source : `${source}: ${detail}`;
     if (kept && keptSource !== undefined) {
       const keptPolicies = describeAccessPolicies(kept.accessPolicies);
       const how = sameEntry(kept, entry)
         ? 'an identical entry'
         : `a different entry (kept username ${JSON.stringify(kept.username)}, groups [${kept.groups.join(', ')}]${keptPolicies === '' ? '' : `, access policies ${keptPolicies}`})`;
-      const where = keptSource === source ? 'earlier in the same source' : `by "${keptSource}", which is listed earlier`;
-      warnings.push({ source, subject: arn, message: `${how} is already mapped ${where}; this entry is ignored` });
+      const where = scannerOf.get(key) === source
+        ? `earlier in the same source${keptSource === source ? '' : ` ("${keptSource}")`}`
+        : `by "${keptSource}", which is listed earlier`;
+      warnings.push({ source: label, subject: arn, message: `${how} is already mapped ${where}; this entry is ignored` });
       return;
     }
     into.set(key, entry);
-    sourceOf.set(key, source);
+    sourceOf.set(key, label);
+    scannerOf.set(key, source);
     if (trust === 'tags') fromTags.add(key);
   };
 
   for (const r of results) {
     for (const u of r.mappings.users) {
-      add(users, u.userarn, { userarn: u.userarn, username: u.username, groups: uniq(u.groups), ...details(u, u.userarn) }, r);
+      add(users, u.userarn, { userarn: u.userarn, username: u.username, groups: uniq(u.groups), ...details(u, u.userarn) }, r, u.sourceDetail);
     }
     for (const role of r.mappings.roles) {
       const canonical = canonicalRoleArn(role.rolearn);
@@ -384,7 +402,7 @@ export function mergeScanResults(results: readonly ScanResult[]): DesiredState {
           message: `role ARN has an IAM path, which the authenticator never matches; written as ${canonical}`,
         });
       }
-      add(roles, canonical, { rolearn: canonical, username: role.username, groups: uniq(role.groups), ...details(role, role.rolearn) }, r);
+      add(roles, canonical, { rolearn: canonical, username: role.username, groups: uniq(role.groups), ...details(role, role.rolearn) }, r, role.sourceDetail);
     }
   }
   return {

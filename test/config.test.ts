@@ -64,8 +64,8 @@ scanners:
     ['an unknown nested key', 'cluster: {name: c}\nscanners: [{type: iam, iam: {bogus: x}}]', 'config.yaml: scanners[0].iam.bogus: unknown key'],
     ['a wrong type', 'cluster: {name: c}\nscanners: [{type: iam, iam: {disableUserScan: "yes"}}]',
       'scanners[0].iam.disableUserScan: expected boolean, got string "yes"'],
-    ['an unknown scanner type', 'cluster: {name: c}\nscanners: [{type: ldap}]', 'scanners[0].type: expected one of static, file, iam, ssm (got "ldap")'],
-    ['a scanner without a type', 'cluster: {name: c}\nscanners: [{iam: {}}]', 'scanners[0].type: required: one of static, file, iam, ssm'],
+    ['an unknown scanner type', 'cluster: {name: c}\nscanners: [{type: ldap}]', 'scanners[0].type: expected one of static, file, iam, ssm, iamGroups, identityCenter (got "ldap")'],
+    ['a scanner without a type', 'cluster: {name: c}\nscanners: [{iam: {}}]', 'scanners[0].type: required: one of static, file, iam, ssm, iamGroups, identityCenter'],
     ['a section that does not match the type', 'cluster: {name: c}\nscanners: [{type: iam, static: {}}]',
       'scanners[0].static: a scanner of type iam takes an "iam" section, not "static"'],
     ['the original kubernetes section', `${minimal}kubernetes: {kubeconfig: ~/.kube/config}`,
@@ -181,6 +181,56 @@ scanners:
   });
 });
 
+describe('the iamGroups and identityCenter sections', () => {
+  const withScanner = (scanner: string): string => `cluster: {name: c}\nscanners: [${scanner}]`;
+
+  it('applies the documented defaults: bulk mode, the user\'s name, the permission set\'s default username left to the scanner', () => {
+    const c = parseConfig(withScanner('{type: iamGroups, iamGroups: {groups: [{name: developers}]}}, {type: identityCenter, identityCenter: {permissionSets: [{name: AdministratorAccess, groups: [system:masters]}]}}'), 'c.yaml');
+    expect(c.scanners).toEqual([
+      { type: 'iamGroups', iamGroups: { mode: 'bulk', groups: [{ name: 'developers', username: '{{UserName}}', groups: [] }] } },
+      { type: 'identityCenter', identityCenter: { mode: 'bulk', permissionSets: [{ name: 'AdministratorAccess', groups: ['system:masters'] }] } },
+    ]);
+    expect(scannerName(c.scanners[1]!, 1)).toBe('identityCenter[1]');
+  });
+
+  it('accepts member templates after a prefix, with no colon, or the account', () => {
+    const c = parseConfig(withScanner('{type: iamGroups, iamGroups: {mode: perIdentity, groups: [{name: a, username: "dev:{{UserName}}"}, {name: b, username: "{{UserName}}-{{AccountID}}"}, {name: c, username: "{{UserName}}:x"}]}}'), 'c.yaml');
+    expect(c.scanners[0]).toMatchObject({ iamGroups: { mode: 'perIdentity', groups: [{ username: 'dev:{{UserName}}' }, { username: '{{UserName}}-{{AccountID}}' }, { username: '{{UserName}}:x' }] } });
+  });
+
+  it.each([
+    ['a template the authenticator renders for roles only', '{type: iamGroups, iamGroups: {groups: [{name: a, username: "dev:{{SessionName}}"}]}}',
+      'scanners[0].iamGroups.groups[0].username: username "dev:{{SessionName}}" uses an unknown template (known here: {{UserName}}, {{AccountID}})'],
+    ['a username every member would render reserved', '{type: iamGroups, iamGroups: {groups: [{name: a, username: "system:{{UserName}}"}]}}',
+      'scanners[0].iamGroups.groups[0].username: username "system:{{UserName}}": every member would get a "system:" username'],
+    ['a fixed reserved username', '{type: iamGroups, iamGroups: {groups: [{name: a, username: "eks:admin"}]}}',
+      'scanners[0].iamGroups.groups[0].username: username "eks:admin": every member would get a "eks:" username'],
+    ['a username no member can have', '{type: iamGroups, iamGroups: {groups: [{name: a, username: "dev {{UserName}}"}]}}',
+      'scanners[0].iamGroups.groups[0].username: username "dev {{UserName}}" renders "dev alice" for the user alice: username "dev alice" may only contain'],
+    ['an IAM group name IAM refuses', '{type: iamGroups, iamGroups: {groups: [{name: "dev ops"}]}}',
+      'scanners[0].iamGroups.groups[0].name: expected an IAM group name'],
+    ['no groups', '{type: iamGroups, iamGroups: {groups: []}}', 'scanners[0].iamGroups.groups: list at least one IAM group'],
+    ['a group with a template', '{type: iamGroups, iamGroups: {groups: [{name: a, groups: ["team-{{UserName}}"]}]}}',
+      'scanners[0].iamGroups.groups[0].groups: group name "team-{{UserName}}" contains a template'],
+    ['a misspelt key', '{type: iamGroups, iamGroups: {groups: [{name: a, usernme: x}]}}', 'scanners[0].iamGroups.groups[0].usernme: unknown key; did you mean username?'],
+    ['a bad access policy', '{type: iamGroups, iamGroups: {groups: [{name: a, accessPolicies: [{policy: AmazonEKSViewPolicy, namespaces: []}]}]}}',
+      'scanners[0].iamGroups.groups[0].accessPolicies[0]: access policy AmazonEKSViewPolicy: an empty namespaces list'],
+    ['a permission set name longer than 32', `{type: identityCenter, identityCenter: {permissionSets: [{name: ${'A'.repeat(33)}}]}}`,
+      'scanners[0].identityCenter.permissionSets[0].name: expected a permission set name'],
+    ['a permission set username with a template and no prefix', '{type: identityCenter, identityCenter: {permissionSets: [{name: Admin, username: "{{SessionName}}"}]}}',
+      'scanners[0].identityCenter.permissionSets[0].username: an access entry username may use a template only after a literal prefix with a colon'],
+    ['a reserved permission set username', '{type: identityCenter, identityCenter: {permissionSets: [{name: Admin, username: "system:admin"}]}}',
+      'scanners[0].identityCenter.permissionSets[0].username: an access entry username cannot start with system:'],
+    ['a name the default username cannot hold', '{type: identityCenter, identityCenter: {permissionSets: [{name: "a,b"}]}}',
+      'scanners[0].identityCenter.permissionSets[0].username: the default username does not work for this name'],
+    ['no permission sets', '{type: identityCenter, identityCenter: {permissionSets: []}}', 'scanners[0].identityCenter.permissionSets: list at least one permission set'],
+    ['the section of another type', '{type: identityCenter, iamGroups: {groups: [{name: a}]}}',
+      'scanners[0].iamGroups: a scanner of type identityCenter takes an "identityCenter" section, not "iamGroups"'],
+  ])('rejects %s naming its path', (_what, scanner, expected) => {
+    expect(problems(withScanner(scanner))).toContain(expected);
+  });
+});
+
 describe('the example configs', () => {
   it.each(['examples/local.yaml', 'examples/full.yaml', 'examples/cdk-cluster.yaml'])('%s is valid', async (path) => {
     const { config } = await loadConfig(path);
@@ -189,7 +239,7 @@ describe('the example configs', () => {
 
   it('examples/full.yaml shows every scanner type', async () => {
     const { config } = await loadConfig('examples/full.yaml');
-    expect(config.scanners.map((s) => s.type).sort()).toEqual(['file', 'iam', 'ssm', 'static']);
+    expect(config.scanners.map((s) => s.type).sort()).toEqual(['file', 'iam', 'iamGroups', 'identityCenter', 'ssm', 'static']);
   });
 });
 

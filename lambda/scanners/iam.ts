@@ -16,18 +16,19 @@ import {
   paginateGetAccountAuthorizationDetails, paginateListRoles, paginateListRoleTags, paginateListUsers, paginateListUserTags,
   type IAMClient, type Tag,
 } from '@aws-sdk/client-iam';
-import type { IamScannerConfig } from '../config.js';
+import type { AwsSettings, Config, IamScannerConfig } from '../config.js';
 import {
   canonicalRoleArn, parseRoleArn, parseUserArn, quoteValue, reservedPrefix, validateGroups, validateUsername,
   type AccessEntryDetails, type NodeType, type RoleArn, type RoleMapping, type UserArn, type UserMapping, type Warning,
 } from '../mappings.js';
 import { parseAccessPoliciesTag } from './iam-policies.js';
-import type { ScannerOfType, Scanner } from './index.js';
+import type { ScanDeps, ScannerOfType, Scanner } from './index.js';
 
-type Kind = 'user' | 'role';
+/** Whether an identity is an IAM user or role. */
+export type Kind = 'user' | 'role';
 
 /** A user or role as IAM returns it, whichever call returned it. */
-interface Identity {
+export interface Identity {
   kind: Kind;
   arn: string;
   name: string;
@@ -35,6 +36,8 @@ interface Identity {
   tags: Tag[];
   /** A role's trust policy, URL-encoded JSON as IAM returns it; users have none. */
   trustPolicy?: string | undefined;
+  /** A user's IAM groups, from a bulk read (GetAccountAuthorizationDetails' GroupList). */
+  groupNames?: string[] | undefined;
 }
 
 const NODE_GROUPS = ['system:bootstrappers', 'system:nodes'];
@@ -62,20 +65,24 @@ export const iamScanner: Scanner<ScannerOfType<'iam'>> = async ({ name, scanner,
   if (!settings.disableUserScan) kinds.push('user');
   if (!settings.disableRoleScan) kinds.push('role');
 
-  const client = deps.clients.iam(scanner.aws);
-  const read = settings.mode === 'bulk'
-    ? () => listBulk(client, kinds)
-    : () => listPerIdentity(client, kinds, settings.pathPrefix, settings.concurrency);
-  // Scanners (and clusters) reading the same account the same way share one read; its identities are never modified.
-  const key = JSON.stringify(['iam', deps.clients.iamReadKey(scanner.aws), settings.mode, kinds, settings.mode === 'bulk' ? '' : settings.pathPrefix]);
-  const identities = await (deps.shared ? deps.shared.once(key, read) : read());
+  let identities: readonly Identity[];
+  if (settings.mode === 'bulk') {
+    identities = kinds.length === 0 ? [] : await bulkIdentities(config, deps, scanner.aws);
+  } else {
+    const client = deps.clients.iam(scanner.aws);
+    const read = () => listPerIdentity(client, kinds, settings.pathPrefix, settings.concurrency);
+    // Scanners (and clusters) reading the same account the same way share one read; its identities are never modified.
+    const key = JSON.stringify(['iam', deps.clients.iamReadKey(scanner.aws), settings.mode, kinds, settings.pathPrefix]);
+    identities = await (deps.shared ? deps.shared.once(key, read) : read());
+  }
 
   const users: UserMapping[] = [];
   const roles: RoleMapping[] = [];
   const warnings: Warning[] = [];
   const prefix = `eks/${accountId}/${clusterName}/`;
   for (const identity of identities) {
-    if (!identity.path.startsWith(settings.pathPrefix)) continue;
+    // A shared bulk read may hold the kinds other scanners asked for.
+    if (!kinds.includes(identity.kind) || !identity.path.startsWith(settings.pathPrefix)) continue;
     const outcome = mappingFor(identity, prefix, settings);
     if (outcome === undefined) continue;
     if ('problem' in outcome) {
@@ -216,13 +223,47 @@ function asList(value: unknown): unknown[] {
   return Array.isArray(value) ? value : [value];
 }
 
-/** Users and roles with their tags from GetAccountAuthorizationDetails, 1,000 per page. */
+/**
+ * The kinds of identity the config's bulk readers of one account need from its one shared bulk
+ * read: every scanner whose IAM client settings give `readKey` (`ClientFactory.iamReadKey`).
+ * iam scanners in bulk mode need the kinds they scan, iamGroups scanners in bulk mode users (with
+ * their groups); identityCenter scanners take the roles when they are read anyway and add none.
+ * Every scanner of a config computes the same set, so they all share one read.
+ */
+export function bulkKinds(config: Config, deps: ScanDeps, readKey: string): Kind[] {
+  const wanted = new Set<Kind>();
+  for (const s of config.scanners) {
+    if (deps.clients.iamReadKey(s.aws) !== readKey) continue;
+    if (s.type === 'iam' && s.iam.mode === 'bulk') {
+      if (!s.iam.disableUserScan) wanted.add('user');
+      if (!s.iam.disableRoleScan) wanted.add('role');
+    } else if (s.type === 'iamGroups' && s.iamGroups.mode === 'bulk') {
+      wanted.add('user');
+    }
+  }
+  return (['user', 'role'] as const).filter((k) => wanted.has(k));
+}
+
+/**
+ * The account's identities from its bulk read (GetAccountAuthorizationDetails): one read per
+ * run for every scanner with the same IAM client settings, of the kinds {@link bulkKinds} names.
+ * The identities are shared, never to be modified.
+ */
+export function bulkIdentities(config: Config, deps: ScanDeps, aws: AwsSettings | undefined): Promise<readonly Identity[]> {
+  const readKey = deps.clients.iamReadKey(aws);
+  const kinds = bulkKinds(config, deps, readKey);
+  const read = () => listBulk(deps.clients.iam(aws), kinds);
+  const key = JSON.stringify(['iam-bulk', readKey, kinds]);
+  return deps.shared ? deps.shared.once(key, read) : read();
+}
+
+/** Users (with their groups) and roles with their tags from GetAccountAuthorizationDetails, 1,000 per page. */
 async function listBulk(client: IAMClient, kinds: Kind[]): Promise<Identity[]> {
   if (kinds.length === 0) return [];
   const out: Identity[] = [];
   const Filter = kinds.map((k) => (k === 'user' ? 'User' : 'Role'));
   for await (const page of paginateGetAccountAuthorizationDetails({ client, pageSize: 1000 }, { Filter })) {
-    for (const u of page.UserDetailList ?? []) out.push(identity('user', u.Arn, u.UserName, u.Path, u.Tags));
+    for (const u of page.UserDetailList ?? []) out.push({ ...identity('user', u.Arn, u.UserName, u.Path, u.Tags), groupNames: u.GroupList ?? [] });
     for (const r of page.RoleDetailList ?? []) out.push(identity('role', r.Arn, r.RoleName, r.Path, r.Tags, r.AssumeRolePolicyDocument));
   }
   return out;

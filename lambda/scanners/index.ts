@@ -9,6 +9,8 @@ import { EksAuthSyncError, ScannerError } from '../errors.js';
 import { mergeScanResults, type DesiredState, type ScanResult, type SourceTrust } from '../mappings.js';
 import { fileScanner } from './file.js';
 import { iamScanner } from './iam.js';
+import { iamGroupsScanner } from './iam-groups.js';
+import { identityCenterScanner } from './identity-center.js';
 import { ssmScanner } from './ssm.js';
 import { staticScanner } from './static.js';
 
@@ -66,9 +68,12 @@ export type Scanner<S extends ScannerConfig = ScannerConfig> = (ctx: ScanContext
 
 /**
  * The trust level of each scanner type. A record, so a new scanner type does not compile until
- * someone decides how far its source is trusted.
+ * someone decides how far its source is trusted. IAM groups and permission sets map what the
+ * config says (IAM only says who is a member, or which role a set has), so they are trusted like static.
  */
-const TRUST: Record<ScannerConfig['type'], SourceTrust> = { static: 'operator', file: 'operator', ssm: 'operator', iam: 'tags' };
+const TRUST: Record<ScannerConfig['type'], SourceTrust> = {
+  static: 'operator', file: 'operator', ssm: 'operator', iam: 'tags', iamGroups: 'operator', identityCenter: 'operator',
+};
 
 function scan(ctx: ScanContext): Promise<ScannerOutput> {
   const { scanner } = ctx;
@@ -77,6 +82,8 @@ function scan(ctx: ScanContext): Promise<ScannerOutput> {
     case 'file': return fileScanner({ ...ctx, scanner });
     case 'iam': return iamScanner({ ...ctx, scanner });
     case 'ssm': return ssmScanner({ ...ctx, scanner });
+    case 'iamGroups': return iamGroupsScanner({ ...ctx, scanner });
+    case 'identityCenter': return identityCenterScanner({ ...ctx, scanner });
   }
 }
 
