@@ -22,7 +22,20 @@ export interface IamRole extends IamIdentity {
   assumeRolePolicyDocument: string;
 }
 
-export type IamUser = IamIdentity;
+export interface IamUser extends IamIdentity {
+  /** The names of the IAM groups the user is in (GetAccountAuthorizationDetails' GroupList). */
+  groups?: string[];
+}
+
+/** An IAM group; its members are the users naming it in their `groups`. */
+export interface IamGroup {
+  name: string;
+  /** `/` or e.g. `/teams/`. */
+  path: string;
+  /** `AGPA…`. */
+  id: string;
+  createDate: Date;
+}
 
 /** The IAM side of one AWS account. */
 export interface AwsAccount {
@@ -31,6 +44,8 @@ export interface AwsAccount {
   partition: string;
   roles: IamRole[];
   users: IamUser[];
+  /** Absent: the account has no IAM groups. */
+  groups?: IamGroup[];
 }
 
 /** An SSM parameter the SSM stand-in serves. */
@@ -88,6 +103,16 @@ export interface DatasetOptions {
   taggedShare?: number;
   /** Share of tagged identities whose tags are planted to be refused. @default 0.02 */
   invalidShare?: number;
+  /**
+   * IAM groups `group-00`, `group-01`, …, each user in up to three of them. Drawn from a second
+   * random stream, so the rest of the dataset is the same with or without them. @default 0
+   */
+  groups?: number;
+  /**
+   * Permission sets `PermissionSet00`, … with one Identity Center role each (as an account has),
+   * untagged, under the region's SSO path; from the second random stream too. @default 0
+   */
+  permissionSets?: number;
 }
 
 const TEAMS = ['payments', 'search', 'checkout', 'platform', 'data', 'identity', 'mobile', 'billing', 'ml', 'growth'];
@@ -214,7 +239,34 @@ export function generateDataset(opts: DatasetOptions): Dataset {
     users.push({ name, path, id: uniqueId('AIDA'), createDate: created(), tags });
   }
   const account: AwsAccount = { accountId, partition: opts.partition ?? 'aws', roles, users };
+  addGroupsAndPermissionSets(account, opts, region);
   return { account, clusterName, region, ssmParameters: [], summary: summarize(account, clusterName) };
+}
+
+/** The dataset's IAM groups (with members) and permission-set roles: see `DatasetOptions.groups`. */
+function addGroupsAndPermissionSets(account: AwsAccount, opts: DatasetOptions, region: string): void {
+  const groupCount = opts.groups ?? 0;
+  const setCount = opts.permissionSets ?? 0;
+  if (groupCount === 0 && setCount === 0) return;
+  const rand = mulberry32(((opts.seed ?? 1) ^ 0x5bd1e995) >>> 0);
+  const hex = (n: number): string => Array.from({ length: n }, () => '0123456789abcdef'[Math.floor(rand() * 16)]).join('');
+  const groupName = (i: number): string => `group-${String(i).padStart(2, '0')}`;
+  const epoch = Date.UTC(2020, 0, 1);
+  account.groups = Array.from({ length: groupCount }, (_, i) => ({
+    name: groupName(i), path: i % 5 === 0 ? '/teams/' : '/', id: `AGPA${hex(17).toUpperCase()}`, createDate: new Date(epoch + i * 86_400_000),
+  }));
+  if (groupCount > 0) {
+    for (const user of account.users) {
+      const names = new Set(Array.from({ length: Math.floor(rand() * 4) }, () => groupName(Math.floor(rand() * groupCount))));
+      if (names.size > 0) user.groups = [...names];
+    }
+  }
+  for (let i = 0; i < setCount; i++) {
+    account.roles.push({
+      name: `AWSReservedSSO_PermissionSet${String(i).padStart(2, '0')}_${hex(16)}`, path: SSO_PATH(region), id: `AROA${hex(17).toUpperCase()}`,
+      createDate: new Date(epoch + i * 3_600_000), tags: [], assumeRolePolicyDocument: TRUST.sso,
+    });
+  }
 }
 
 /** Counts what an account holds for a cluster; see `DatasetSummary`. */
@@ -262,7 +314,8 @@ users:
  * A small, hand-written account for the demo (account 111122223333, cluster `demo`,
  * eu-west-1): tagged users, a tagged CI role with a path, a node role, a Fargate role, an
  * Identity Center role, a role whose tag asks for `system:masters` (to be refused), a role
- * tagged for another cluster, untagged noise, and the SSM parameter `/eks/demo/auth`.
+ * tagged for another cluster, untagged noise, the IAM groups `developers` (alice, bob) and
+ * `oncall` (bob, carol), and the SSM parameter `/eks/demo/auth`.
  */
 export function demoDataset(): Dataset {
   const accountId = '111122223333';
@@ -281,12 +334,16 @@ export function demoDataset(): Dataset {
     role('staging-cluster-viewer', '/', 'AROAQDEMO00000STAGING', '2024-06-01T10:00:00Z', t({ [`eks/${accountId}/staging/username`]: 'viewer', [`eks/${accountId}/staging/groups`]: 'viewers' }), TRUST.lambda),
     role('payments-api-lambda', '/service-role/', 'AROAQDEMO00PAYMENTS01', '2022-05-05T05:05:05Z', t({ Team: 'payments' }), TRUST.lambda),
   ];
-  const users = [
-    user('alice', '/', 'AIDAQDEMO000000ALICE1', '2021-04-01T09:00:00Z', t({ [`${p}username`]: 'alice', [`${p}groups`]: 'developers::viewers' })),
-    user('bob', '/engineering/', 'AIDAQDEMO00000000BOB1', '2022-09-12T14:20:00Z', t({ [`${p}username`]: 'bob', [`${p}groups`]: 'developers' })),
-    user('carol', '/', 'AIDAQDEMO0000000CAROL', '2020-01-07T11:11:11Z', t({ Team: 'finance' })),
+  const users: IamUser[] = [
+    { ...user('alice', '/', 'AIDAQDEMO000000ALICE1', '2021-04-01T09:00:00Z', t({ [`${p}username`]: 'alice', [`${p}groups`]: 'developers::viewers' })), groups: ['developers'] },
+    { ...user('bob', '/engineering/', 'AIDAQDEMO00000000BOB1', '2022-09-12T14:20:00Z', t({ [`${p}username`]: 'bob', [`${p}groups`]: 'developers' })), groups: ['developers', 'oncall'] },
+    { ...user('carol', '/', 'AIDAQDEMO0000000CAROL', '2020-01-07T11:11:11Z', t({ Team: 'finance' })), groups: ['oncall'] },
   ];
-  const account: AwsAccount = { accountId, partition: 'aws', roles, users };
+  const groups = [
+    { name: 'developers', path: '/', id: 'AGPAQDEMO00000000DEVS', createDate: at('2021-01-01T00:00:00Z') },
+    { name: 'oncall', path: '/ops/', id: 'AGPAQDEMO0000000ONCAL', createDate: at('2021-01-01T00:00:00Z') },
+  ];
+  const account: AwsAccount = { accountId, partition: 'aws', roles, users, groups };
   return {
     account,
     clusterName: 'demo',

@@ -44,9 +44,35 @@ function page(params: Map<string, string>, action: string, total: number, defaul
   return { start, end, truncationXml };
 }
 
+/** A user's GroupList as GetAccountAuthorizationDetails returns it: the names of its groups. */
+function groupListXml(u: IamUser): string {
+  const groups = u.groups ?? [];
+  return groups.length === 0 ? '<GroupList/>' : `<GroupList>${groups.map((g) => `<member>${xml(g)}</member>`).join('')}</GroupList>`;
+}
+
+/**
+ * GetGroup: the group and its members (users naming it), paginated like IAM's other lists. IAM
+ * names are unique regardless of case, and so is the lookup here; NoSuchEntity for a group it lacks.
+ */
+function getGroup(account: AwsAccount, protocol: ReturnType<typeof queryProtocol>, userFields: (u: IamUser) => string): ActionHandler {
+  return (req, ctx) => {
+    const params = queryParams(req);
+    const name = params.get('GroupName') ?? '';
+    const group = (account.groups ?? []).find((g) => g.name.toLowerCase() === name.toLowerCase());
+    if (group === undefined) throw new ServiceError(404, 'NoSuchEntity', `The group with name ${name} cannot be found.`);
+    const members = account.users.filter((u) => u.groups?.includes(group.name));
+    const { start, end, truncationXml } = page(params, 'GetGroup', members.length);
+    const groupXml = `<Group><Path>${xml(group.path)}</Path><GroupName>${xml(group.name)}</GroupName><GroupId>${group.id}</GroupId>` +
+      `<Arn>arn:${account.partition}:iam::${account.accountId}:group${xml(group.path)}${xml(group.name)}</Arn><CreateDate>${iso(group.createDate)}</CreateDate></Group>`;
+    const usersXml = members.slice(start, end).map((u) => `<member>${userFields(u)}</member>`).join('');
+    return protocol.result('GetGroup', `${groupXml}<Users>${usersXml}</Users>${truncationXml}`, ctx.requestId);
+  };
+}
+
 /**
  * Starts the IAM stand-in (query protocol, XML): ListRoles, ListUsers (without tags, as IAM),
- * ListRoleTags, ListUserTags, GetAccountAuthorizationDetails and GetRole, with IAM's pagination.
+ * ListRoleTags, ListUserTags, GetAccountAuthorizationDetails (users with their GroupList), GetRole
+ * and GetGroup, with IAM's pagination.
  */
 export async function startIam(opts: IamStandinOptions): Promise<IamStandin> {
   const account = opts.account;
@@ -108,7 +134,7 @@ export async function startIam(opts: IamStandinOptions): Promise<IamStandin> {
     const { start, end, truncationXml } = page(params, 'GetAccountAuthorizationDetails', userList.length + roleList.length);
     const userXml = userList
       .slice(start, end)
-      .map((u) => `<member>${userFields(u)}<UserPolicyList/><GroupList/><AttachedManagedPolicies/>${tagsXml(u.tags)}</member>`)
+      .map((u) => `<member>${userFields(u)}<UserPolicyList/>${groupListXml(u)}<AttachedManagedPolicies/>${tagsXml(u.tags)}</member>`)
       .join('');
     const roleXml = roleList
       .slice(Math.max(0, start - userList.length), Math.max(0, end - userList.length))
@@ -130,6 +156,7 @@ export async function startIam(opts: IamStandinOptions): Promise<IamStandin> {
         ListUserTags: listTags('ListUserTags', 'user', (n) => users.get(n)),
         GetAccountAuthorizationDetails: details,
         GetRole: getRole,
+        GetGroup: getGroup(account, protocol, userFields),
       },
     },
     opts,
