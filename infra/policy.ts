@@ -75,6 +75,36 @@ const TAG_PATTERN_REASON =
   'The identities whose tags are read are found at run time; the pattern covers exactly the path prefix the ' +
   'iam scanner filters on (role or user ARNs include the path). Read-only.';
 
+const GROUP_PATH_REASON =
+  'iam:GetGroup matches a group by its ARN, path included, and a mapped group\'s path is not in the config: ' +
+  'group/*/NAME is that one name under any path. Read-only.';
+
+// --- iamGroups and identityCenter scanners (issue 12) ---
+
+type GroupOrSsoScanner = Extract<Config['scanners'][number], { type: 'iamGroups' | 'identityCenter' }>;
+
+/**
+ * The reads of an iamGroups or identityCenter scanner without a role of its own: bulk membership
+ * is GetAccountAuthorizationDetails, per-group membership GetGroup on the named groups. A
+ * permission set's roles come from ListRoles, unless (bulk mode) an iam scanner with the same
+ * `aws` settings already reads the account's roles in bulk, as the scanner then uses that read.
+ */
+function groupAndSsoReads(
+  config: Config, scanner: GroupOrSsoScanner, wildcard: Set<string>, groups: Set<string>, groupArns: (name: string) => string[],
+): void {
+  if (scanner.type === 'iamGroups') {
+    if (scanner.iamGroups.mode === 'bulk') wildcard.add('iam:GetAccountAuthorizationDetails');
+    else for (const g of scanner.iamGroups.groups) for (const arn of groupArns(g.name)) groups.add(arn);
+    return;
+  }
+  const sameSettings = JSON.stringify(scanner.aws ?? {});
+  const rolesReadInBulk = config.scanners.some((s) => s.type === 'iam' && s.iam.mode === 'bulk' && !s.iam.disableRoleScan &&
+    JSON.stringify(s.aws ?? {}) === sameSettings);
+  if (scanner.identityCenter.mode === 'perIdentity' || !rolesReadInBulk) wildcard.add('iam:ListRoles');
+}
+
+// --- end of the iamGroups and identityCenter scanners ---
+
 /**
  * The least-privilege statements for `config`: only the IAM reads the configured `iam` scanners
  * use, `ssm:GetParameter` on the exact parameters, `kms:Decrypt` only on named keys (and only via
@@ -87,6 +117,7 @@ export function leastPrivilegeStatements(config: Config, scope: PolicyScope, kno
   const wildcardIamActions = new Set<string>();
   const roleTagResources = new Set<string>();
   const userTagResources = new Set<string>();
+  const groupResources = new Set<string>();
   const parameterResources = new Set<string>();
   const kmsKeysByRegion = new Map<string, Set<string>>();
   const assumedRoles = new Set<string>();
@@ -117,6 +148,11 @@ export function leastPrivilegeStatements(config: Config, scope: PolicyScope, kno
         wildcardIamActions.add('iam:ListUsers');
         userTagResources.add(iamArn('user', iam.pathPrefix));
       }
+    } else if (scanner.type === 'iamGroups' || scanner.type === 'identityCenter') {
+      // iamGroups and identityCenter (issue 12): what lambda/scanners/iam-groups.ts and identity-center.ts read.
+      groupAndSsoReads(config, scanner, wildcardIamActions, groupResources, (name) => [
+        `arn:${scope.partition}:iam::${scope.account}:group/${name}`, `arn:${scope.partition}:iam::${scope.account}:group/*/${name}`,
+      ]);
     } else if (scanner.type === 'ssm') {
       const region = regionOf(scanner.aws);
       const name = scanner.ssm.path.replace(/^\/+/, '');
@@ -170,6 +206,9 @@ export function leastPrivilegeStatements(config: Config, scope: PolicyScope, kno
       resources: sorted(userTagResources),
       wildcardReason: TAG_PATTERN_REASON,
     });
+  }
+  if (groupResources.size > 0) {
+    statements.push({ sid: 'ReadGroupMembers', actions: ['iam:GetGroup'], resources: sorted(groupResources), wildcardReason: GROUP_PATH_REASON });
   }
   if (parameterResources.size > 0) {
     statements.push({ sid: 'ReadParameters', actions: ['ssm:GetParameter'], resources: sorted(parameterResources) });

@@ -68,6 +68,39 @@ const cases: { name: string; scanners: string; extra?: string; expected: Stateme
     ],
   },
   {
+    name: 'IAM groups in bulk read the account like a bulk IAM scan; a permission set alone lists roles',
+    scanners: '- {type: iamGroups, iamGroups: {groups: [{name: developers}]}}\n- {type: identityCenter, identityCenter: {permissionSets: [{name: Admin}]}}',
+    expected: [
+      describeCluster,
+      { sid: 'ReadIamIdentities', actions: ['iam:GetAccountAuthorizationDetails', 'iam:ListRoles'], resources: ['*'] },
+    ],
+  },
+  {
+    name: 'a permission set in bulk mode needs no ListRoles when an iam scanner with the same settings reads the roles',
+    scanners: '- {type: iam, iam: {}}\n- {type: identityCenter, identityCenter: {permissionSets: [{name: Admin}]}}',
+    expected: [
+      describeCluster,
+      { sid: 'ReadIamIdentities', actions: ['iam:GetAccountAuthorizationDetails'], resources: ['*'] },
+    ],
+  },
+  {
+    name: 'IAM groups per identity read exactly the named groups, under any path',
+    scanners: '- {type: iamGroups, iamGroups: {mode: perIdentity, groups: [{name: ops}, {name: developers}]}}\n' +
+      '- {type: iam, iam: {disableRoleScan: true}}\n- {type: identityCenter, identityCenter: {permissionSets: [{name: Admin}]}}',
+    expected: [
+      describeCluster,
+      { sid: 'ReadIamIdentities', actions: ['iam:GetAccountAuthorizationDetails', 'iam:ListRoles'], resources: ['*'] },
+      {
+        sid: 'ReadGroupMembers',
+        actions: ['iam:GetGroup'],
+        resources: [
+          'arn:aws:iam::111122223333:group/*/developers', 'arn:aws:iam::111122223333:group/*/ops',
+          'arn:aws:iam::111122223333:group/developers', 'arn:aws:iam::111122223333:group/ops',
+        ],
+      },
+    ],
+  },
+  {
     name: 'an SSM scanner reads exactly its parameter, with no KMS permission when no key is named',
     scanners: '- {type: ssm, ssm: {path: /eks/prod/auth}}\n- {type: ssm, aws: {region: us-east-1}, ssm: {path: plain}}',
     expected: [
@@ -175,7 +208,7 @@ describe('leastPrivilegeStatements', () => {
           expect(statement.actions.every((a) => /^iam:(GetAccountAuthorizationDetails|ListRoles|ListUsers)$/.test(a))).toBe(true);
           expect(statement.wildcardReason).toMatch(/no resource type/);
         } else if (statement.resources.some((r) => r.includes('*'))) {
-          expect(statement.wildcardReason).toMatch(/path prefix|UUID EKS assigns|IAM path of role ARNs/);
+          expect(statement.wildcardReason).toMatch(/path prefix|UUID EKS assigns|IAM path of role ARNs|a mapped group's path/);
         } else {
           expect(statement.wildcardReason).toBeUndefined();
         }
