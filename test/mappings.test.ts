@@ -168,6 +168,22 @@ describe('mergeScanResults', () => {
     expect(d.warnings[0]?.message).toMatch(/earlier in the same source/);
   });
 
+  it('labels each entry with its scanner and, when the source says it, the group or permission set it came from', () => {
+    const d = mergeScanResults([
+      result('iamGroups[0]', [], [{ ...user('arn:aws:iam::111122223333:user/alice'), sourceDetail: 'developers' }]),
+      result('identityCenter[1]', [{ ...role(A, 'x'), sourceDetail: 'Admin' }, { ...role(A, 'y'), sourceDetail: 'Admin' }, { ...role(B), sourceDetail: 'Dev' }]),
+      result('static[2]', [role(B)]),
+    ]);
+    expect(d.sourceOf.get('arn:aws:iam::111122223333:user/alice')).toBe('iamGroups[0]: developers');
+    expect(d.sourceOf.get(A.toLowerCase())).toBe('identityCenter[1]: Admin');
+    // The label stays out of the entries themselves, so aws-auth never sees it.
+    expect(d.mappings.users).toEqual([{ ...user('arn:aws:iam::111122223333:user/alice'), sourceArn: 'arn:aws:iam::111122223333:user/alice' }]);
+    expect(d.warnings.map((w) => [w.source, w.message])).toEqual([
+      ['identityCenter[1]: Admin', expect.stringMatching(/already mapped earlier in the same source \("identityCenter\[1\]: Admin"\)/)],
+      ['static[2]', expect.stringMatching(/already mapped by "identityCenter\[1\]: Dev", which is listed earlier/)],
+    ]);
+  });
+
   it('treats ARNs differing only in case as the same entry, as the authenticator does', () => {
     const d = mergeScanResults([result('a', [role(A)]), result('b', [role('arn:aws:iam::111122223333:role/a')])]);
     expect(d.mappings.roles).toHaveLength(1);
