@@ -3,7 +3,8 @@
  *
  * Every sync runs the deployed Lambda bundle (built through the CDK construct) in a fresh node
  * process, as a manual dry-run invoke, against the stand-ins with 30 ms latency on every AWS
- * call and IAM limited to 20 requests per second. The original tool's algorithm runs in this
+ * call and IAM limited to 20 requests per second; the config maps IAM tags, 50 IAM groups and 10
+ * Identity Center permission sets, all in the run's mode. The original tool's algorithm runs in this
  * process against the same stand-ins. Runs that would take minutes are measured at 700
  * identities and scaled linearly, and labelled so. Then the access-entries target against an
  * API-mode cluster (scripts/bench-access-entries.ts). Exits 1 when a sync fails or a target is
@@ -77,10 +78,24 @@ class BenchRunError extends Error {
   override name = 'BenchRunError';
 }
 
+/** IAM groups and permission sets the bench maps, beside the tags (issue 12's figure). */
+const MAPPED = { groups: 50, permissionSets: 10 } as const;
+const pad = (i: number): string => String(i).padStart(2, '0');
+
 function benchConfig(mode: Mode): Record<string, unknown> {
   return {
     cluster: { name: 'bench', region: 'eu-west-1' },
-    scanners: [{ type: 'iam', name: 'iam-tags', iam: { mode } }],
+    scanners: [
+      { type: 'iam', name: 'iam-tags', iam: { mode } },
+      {
+        type: 'iamGroups', name: 'groups',
+        iamGroups: { mode, groups: Array.from({ length: MAPPED.groups }, (_, i) => ({ name: `group-${pad(i)}`, username: 'user:{{UserName}}', groups: [`team-${pad(i)}`] })) },
+      },
+      {
+        type: 'identityCenter', name: 'sso',
+        identityCenter: { mode, permissionSets: Array.from({ length: MAPPED.permissionSets }, (_, i) => ({ name: `PermissionSet${pad(i)}`, groups: ['viewers'] })) },
+      },
+    ],
   };
 }
 
@@ -236,11 +251,12 @@ async function main(): Promise<boolean> {
     const results: { bulk: SyncRun[]; perIdentity?: SyncRun; original?: Awaited<ReturnType<typeof runOriginal>> } = { bulk: [] };
     const summaries: string[] = [];
     for (const size of SIZES) {
-      const dataset = generateDataset({ ...size, seed: 1 });
+      const dataset = generateDataset({ ...size, seed: 1, ...MAPPED });
       const n = size.roles + size.users;
       const s = dataset.summary;
       summaries.push(`${fmtInt(n)} identities: ${s.taggedRoles + s.taggedUsers} tagged for the cluster (${s.invalidTagged} with values to refuse), ` +
-        `${s.ssoRoles} Identity Center roles, ${s.withPath} with a path`);
+        `${s.ssoRoles} Identity Center roles (${MAPPED.permissionSets} of them the mapped permission sets'), ${s.withPath} with a path, ` +
+        `${MAPPED.groups} mapped IAM groups with ${dataset.account.users.filter((u) => (u.groups ?? []).length > 0).length} member users`);
       const world = await startEnvironment({
         aws: { dataset, all: { latencyMs: LATENCY_MS }, iam: { rateLimit: { requestsPerSecond: IAM_REQUESTS_PER_SECOND } } },
       });
@@ -315,6 +331,7 @@ async function main(): Promise<boolean> {
     print(`- original, 700: ${original.byAction}`);
     print(`- access entries, no change: ${entries.noChange.byAction}`);
     print(`- access entries, ${ACCESS_ENTRIES.changes} changes: ${entries.changed.byAction}`);
+    print(`Sources: IAM tags, ${MAPPED.groups} IAM groups and ${MAPPED.permissionSets} permission sets, in the run's mode (perIdentity: one GetGroup per group and one ListRoles, scaled like the rest).`);
     print(`Syncs: the deployed bundle, a manual {"dryRun": true} invoke in a fresh node process each; wall time is the handler's DurationMs metric. ` +
       `Cold start: median of ${COLD_START_RUNS} interleaved runs of \`node -e ''\` and \`node --input-type=module -e "await import(file)"\` for the bundle and the two references ` +
       `(the AWS SDK clients the bundle imports, with the names it imports from them, alone; config, aws-auth, token and Kubernetes client modules without the SDK or Powertools), built as the construct builds. ` +
