@@ -61,6 +61,23 @@ function printAccessEntrySteps(response: HandlerResponse): void {
   print(`  ${ae.steps.length} steps; ${ae.unchanged} entries already in place; ${ae.keptForeign} entries eks-auth-sync does not own kept as they are`);
 }
 
+/**
+ * The demo account's sources: {@link DEMO_CONFIG}'s tags and SSM parameter, then two IAM groups
+ * (alice and bob are also tagged, and the tags, listed first, win: the warnings say so) and an
+ * Identity Center permission set, whose role is found by name.
+ */
+const CONFIG = {
+  ...DEMO_CONFIG,
+  scanners: [
+    ...DEMO_CONFIG.scanners,
+    {
+      type: 'iamGroups', name: 'iam-groups',
+      iamGroups: { groups: [{ name: 'oncall', username: 'oncall:{{UserName}}', groups: ['oncall'] }, { name: 'developers', groups: ['developers'] }] },
+    },
+    { type: 'identityCenter', name: 'identity-center', identityCenter: { permissionSets: [{ name: 'ReadOnlyAccess', groups: ['viewers'] }] } },
+  ],
+};
+
 async function invoke(bundle: Bundle, world: Environment, event: unknown): Promise<HandlerResponse> {
   const outcome: Invocation = await invokeBundle(bundle, event, { env: world.env() });
   if (outcome.error) throw new DemoStepError(`the handler failed: ${outcome.error.name}: ${outcome.error.message}`);
@@ -79,8 +96,9 @@ async function main(): Promise<void> {
     print('aws-auth before: the EKS node group role, eks-auth-sync\'s own role, a hand-added admin, mapAccounts');
 
     print('\nBuilding the Lambda bundle as `cdk deploy` would (CDK synth + esbuild)...');
-    bundle = buildBundle({ config: DEMO_CONFIG });
-    print(`  index.mjs ${(bundle.sizeBytes / 1024).toFixed(0)} KB; config: iam tags (scanner iam-tags) + SSM /eks/demo/auth (ssm-param)`);
+    bundle = buildBundle({ config: CONFIG });
+    print(`  index.mjs ${(bundle.sizeBytes / 1024).toFixed(0)} KB; config: iam tags (scanner iam-tags) + SSM /eks/demo/auth (ssm-param) ` +
+      '+ IAM groups developers and oncall (iam-groups) + permission set ReadOnlyAccess (identity-center)');
 
     heading('1. Manual dry run: invoke {"dryRun": true}');
     const writesBefore = world.kube.writes;
@@ -91,6 +109,9 @@ async function main(): Promise<void> {
     expectThat(world.kube.writes === writesBefore, 'the dry run wrote aws-auth');
     expectThat((dry.change?.added.length ?? 0) > 0, 'the dry run planned no additions for the demo account');
     expectThat(dry.warnings.some((w) => /system:masters/.test(w.message)), 'the tag asking for system:masters was not refused with a warning');
+    expectThat(dry.change?.added.some((e) => e.source === 'iam-groups: oncall') === true, 'no entry from the IAM group oncall');
+    expectThat(dry.change?.added.some((e) => e.source === 'identity-center: ReadOnlyAccess' && !e.arn.includes('aws-reserved')) === true,
+      'no path-less entry from the permission set ReadOnlyAccess');
 
     heading('2. Scheduled run (EventBridge): commits');
     const scheduled = await invoke(bundle, world, scheduledEvent(world.accountId));

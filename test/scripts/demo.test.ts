@@ -28,6 +28,9 @@ describe('npm run demo', () => {
     expect(dryRun).toContain('(from ssm-param)');
     expect(dryRun).toContain('+ user arn:aws:iam::111122223333:user/engineering/bob');
     expect(dryRun).toMatch(/warning {2}iam-tags arn:aws:iam::111122223333:role\/intern-wants-admin: .*system:masters/);
+    expect(dryRun).toContain('(from iam-groups: oncall)');
+    expect(dryRun).toContain('+ role arn:aws:iam::111122223333:role/AWSReservedSSO_ReadOnlyAccess_1f2e3d4c5b6a7988');
+    expect(dryRun).toContain('(from identity-center: ReadOnlyAccess)');
     expect(dryRun).toContain('aws-auth writes: 0 -> 0');
     expect(commit).toMatch(/^2\. Scheduled run/);
     expect(commit).toContain('aws-auth writes: 0 -> 1');
