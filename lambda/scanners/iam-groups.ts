@@ -146,7 +146,9 @@ function bulkMembership(identities: readonly Identity[]): Map<string, Member[]> 
     if (id.kind !== 'user') continue;
     for (const g of id.groupNames ?? []) {
       const key = g.toLowerCase();
-      out.set(key, [...(out.get(key) ?? []), { arn: id.arn, name: id.name }]);
+      const members = out.get(key) ?? [];
+      members.push({ arn: id.arn, name: id.name });
+      out.set(key, members);
     }
   }
   return out;
