@@ -177,9 +177,10 @@ describe('planning in merge mode', () => {
     expect(parseAwsAuth(p.next).roles.find((e) => e.arn === role('dev'))?.groups).toEqual(['developers']);
   });
 
-  it('takes over a foreign entry that a source now produces, with a note', () => {
+  it('takes over a foreign entry that a source now produces identically, as an adoption with a note', () => {
     const p = plan(desired([[NODE_ROLE, 'system:node:{{EC2PrivateDNSName}}', ['system:bootstrappers', 'system:nodes'], 'nodes']]), configMap({ mapRoles: NODE_ENTRY }));
-    expect(p.changed).toMatchObject([{ before: { source: SOURCE_NOT_MANAGED }, after: { source: 'nodes' } }]);
+    expect(p.changed).toEqual([]);
+    expect(p.adopted).toMatchObject([{ arn: NODE_ROLE, source: 'nodes' }]);
     expect(p.warnings).toEqual(expect.arrayContaining([expect.objectContaining({ subject: NODE_ROLE, message: expect.stringContaining('taken over') })]));
     expect(p.next?.metadata.annotations?.[OWNED_ANNOTATION]).toMatch(/^v1:/);
   });
@@ -458,6 +459,11 @@ describe('an IAM-tag mapping for an ARN aws-auth already maps in an entry eks-au
   it('is adopted when it is identical, so the entry is owned from then on', () => {
     const p = plan(desired([NODE_AS_IS]), configMap({ mapRoles: NODE_ENTRY }));
     expect(p.keptAgainstTags).toEqual([]);
+    // Unchanged, not a change with before equal to after: only the ownership record is written.
+    expect(p.changed).toEqual([]);
+    expect(p.adopted).toEqual([{ kind: 'role', arn: NODE_ROLE, username: 'system:node:{{EC2PrivateDNSName}}', groups: ['system:bootstrappers', 'system:nodes'], source: 'iam' }]);
+    expect(p.unchangedCount).toBe(1);
+    expect(p.next?.data?.['mapRoles']).toBe(NODE_ENTRY);
     expect(parseAwsAuth(p.next).ownedMarks.has(ownershipMark('role', NODE_ROLE))).toBe(true);
   });
 
