@@ -18,7 +18,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { parseConfig, parseMappingsDocument, type Config } from '../lambda/config.js';
 import { ConfigError } from '../lambda/errors.js';
-import { METRIC, METRIC_NAMESPACE, METRIC_SERVICE, metricDimensions } from '../lambda/metric-names.js';
+import { METRIC, METRIC_NAMESPACE, metricDimensions } from '../lambda/metric-names.js';
 import { OWNED_TAG } from '../lambda/targets/access-entries/plan.js';
 import { leastPrivilegeStatements } from './policy.js';
 import { ESM_REQUIRE_BANNER, MAIN_FIELDS } from './bundling.js';

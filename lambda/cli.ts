@@ -71,7 +71,9 @@ Output of sync:
                        "warning: [scanner] ARN: message" for each skipped identity or entry
                        and each ARN more than one source maps (the scanner listed first in
                        the config wins); the change against the live aws-auth, one line per
-                       entry: "+" added, "-" removed, "~" changed, each with its source;
+                       entry: "+" added, "-" removed, "~" changed, "=" adopted (an
+                       identical entry eks-auth-sync did not write, owned from then on),
+                       each with its source;
                        the access-entry steps in the order a commit runs them (grants
                        first), each with its source and why; with both on an
                        API_AND_CONFIG_MAP cluster, whether an access entry covers each
@@ -202,10 +204,13 @@ function describeAwsAuth(report: SyncReport, change: NonNullable<SyncReport['cha
     lines.push(`  ~ ${entryLine(before)}  (was ${before.source})`);
     lines.push(`    → ${entryLine(after)}  (from ${after.source})`);
   }
-  const total = change.added.length + change.removed.length + change.changed.length;
+  for (const e of change.adopted) lines.push(`  = ${entryLine(e)}  (from ${e.source}; adopted: identical, not written by eks-auth-sync)`);
+  // An adoption changes no entry, but the ownership record is written.
+  const total = change.added.length + change.removed.length + change.changed.length + change.adopted.length;
+  const adopted = change.adopted.length > 0 ? ` (${change.adopted.length} adopted)` : '';
   lines.push(
     `  ${change.added.length} to add, ${change.removed.length} to remove, ${change.changed.length} to change; ` +
-      `${change.unchanged} unchanged; ${change.keptForeign} not managed by eks-auth-sync (kept)`,
+      `${change.unchanged} unchanged${adopted}; ${change.keptForeign} not managed by eks-auth-sync (kept)`,
   );
   if (report.committed) lines.push(report.created ? 'committed: aws-auth created.' : 'committed: aws-auth updated.');
   else if (total === 0) lines.push('no change: nothing to write.');

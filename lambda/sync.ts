@@ -43,8 +43,10 @@ export interface Change {
   added: PlannedEntry[];
   removed: PlannedEntry[];
   changed: { before: PlannedEntry; after: PlannedEntry }[];
-  /** Desired entries already in aws-auth as they should be. */
+  /** Desired entries already in aws-auth as they should be, adopted ones included. */
   unchanged: number;
+  /** Entries eks-auth-sync did not write, identical to a source's: unchanged, owned from this write on. */
+  adopted: PlannedEntry[];
   /** Entries eks-auth-sync does not manage, kept as they are. */
   keptForeign: number;
   /** Entries it does not own that IAM tags would rewrite, kept as they are (metric ForeignEntriesKept). */
@@ -201,6 +203,7 @@ async function runConfigMap(run: Run, alone: boolean): Promise<void> {
     removed: plan.removed,
     changed: plan.changed,
     unchanged: plan.unchangedCount,
+    adopted: plan.adopted,
     keptForeign: plan.keptForeignCount,
     keptAgainstTags: plan.keptAgainstTags,
     selfEntryKept: plan.selfEntryKept,

@@ -40,6 +40,7 @@ function printChange(response: HandlerResponse): void {
   if (!change) return print('  (the cluster was not reached)');
   for (const e of change.added) print(entryLine('+', e));
   for (const e of change.removed) print(entryLine('-', e));
+  for (const e of change.adopted) print(entryLine('=', e));
   for (const { before, after } of change.changed) {
     print(entryLine('~', after));
     print(`      was ${before.username}${before.groups.length ? ` groups [${before.groups.join(', ')}]` : ''}`);

@@ -177,9 +177,10 @@ describe('planning in merge mode', () => {
     expect(parseAwsAuth(p.next).roles.find((e) => e.arn === role('dev'))?.groups).toEqual(['developers']);
   });
 
-  it('takes over a foreign entry that a source now produces, with a note', () => {
+  it('takes over a foreign entry that a source now produces identically, as an adoption with a note', () => {
     const p = plan(desired([[NODE_ROLE, 'system:node:{{EC2PrivateDNSName}}', ['system:bootstrappers', 'system:nodes'], 'nodes']]), configMap({ mapRoles: NODE_ENTRY }));
-    expect(p.changed).toMatchObject([{ before: { source: SOURCE_NOT_MANAGED }, after: { source: 'nodes' } }]);
+    expect(p.changed).toEqual([]);
+    expect(p.adopted).toMatchObject([{ arn: NODE_ROLE, source: 'nodes' }]);
     expect(p.warnings).toEqual(expect.arrayContaining([expect.objectContaining({ subject: NODE_ROLE, message: expect.stringContaining('taken over') })]));
     expect(p.next?.metadata.annotations?.[OWNED_ANNOTATION]).toMatch(/^v1:/);
   });
@@ -434,6 +435,26 @@ describe('reading aws-auth as aws-iam-authenticator does (pkg/mapper/configmap/c
   it('ParseMap: reads a value with a leading document marker or a trailing end marker as one document', () => {
     expect(parseAwsAuth(configMap({ mapRoles: `---\n${NODE_ENTRY}...\n# end\n` })).roles.map((e) => e.arn)).toEqual([NODE_ROLE]);
   });
+
+  // yaml.v2 breaks lines at CR LF as at LF (is_break, yamlprivateh.go), so a value saved with
+  // Windows line endings has its documents where the authenticator sees them.
+  const crlf = (text: string): string => text.replace(/\n/g, '\r\n');
+  it('ParseMap: refuses a CRLF value of several YAML documents (---\\r\\n) as the LF one, naming the same line', () => {
+    const read = () => parseAwsAuth(configMap({ mapRoles: crlf(`${NODE_ENTRY}---\n${BREAK_GLASS.replace('userarn', 'rolearn')}`) }));
+    expect(read).toThrow(BrokenAwsAuthError);
+    expect(read).toThrow(/more than one YAML document \(the second starts at line 6 of its value\)/);
+  });
+
+  it('ParseMap: reads a CRLF value with a leading document marker or a trailing end marker as one document', () => {
+    expect(parseAwsAuth(configMap({ mapRoles: crlf(`---\n${NODE_ENTRY}...\n# end\n`) })).roles.map((e) => e.arn)).toEqual([NODE_ROLE]);
+  });
+
+  it('repair keeps only the first document of a CRLF value, dropping the later ones with their own line endings', () => {
+    const admin = `- rolearn: ${role('admin')}\n  username: admin\n  groups: [system:masters]\n`;
+    const live = parseAwsAuth(configMap({ mapRoles: crlf(`${NODE_ENTRY}---\n${admin}`) }), { repair: true });
+    expect(live.roles.map((e) => e.arn)).toEqual([NODE_ROLE]);
+    expect(live.repaired[0]?.dropped).toMatchObject([{ firstLine: 6, problem: expect.stringMatching(/never been in force/), text: crlf(`---\n${admin}`).trimEnd() }]);
+  });
 });
 
 describe('an IAM-tag mapping for an ARN aws-auth already maps in an entry eks-auth-sync does not own', () => {
@@ -458,6 +479,11 @@ describe('an IAM-tag mapping for an ARN aws-auth already maps in an entry eks-au
   it('is adopted when it is identical, so the entry is owned from then on', () => {
     const p = plan(desired([NODE_AS_IS]), configMap({ mapRoles: NODE_ENTRY }));
     expect(p.keptAgainstTags).toEqual([]);
+    // Unchanged, not a change with before equal to after: only the ownership record is written.
+    expect(p.changed).toEqual([]);
+    expect(p.adopted).toEqual([{ kind: 'role', arn: NODE_ROLE, username: 'system:node:{{EC2PrivateDNSName}}', groups: ['system:bootstrappers', 'system:nodes'], source: 'iam' }]);
+    expect(p.unchangedCount).toBe(1);
+    expect(p.next?.data?.['mapRoles']).toBe(NODE_ENTRY);
     expect(parseAwsAuth(p.next).ownedMarks.has(ownershipMark('role', NODE_ROLE))).toBe(true);
   });
 

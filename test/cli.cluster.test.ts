@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { main } from '../lambda/cli.js';
 import { DEMO_CONFIG, seedAwsAuth, startEnvironment, type Environment } from './support/environment.js';
 
@@ -61,6 +61,39 @@ describe('eks-auth-sync sync against a cluster', () => {
     expect(second.status).toBe(0);
     expect(second.stderr).toContain('no change: nothing to write.');
     expect(world.kube.writes).toBe(writes);
+  });
+
+  it('shows an identical entry it did not write as adopted and unchanged, not as a change; a commit records it as owned', async () => {
+    // The seed's hand-added mapping for eks-auth-sync's own role, produced exactly by a static source.
+    const self = { rolearn: `arn:aws:iam::${world.accountId}:role/eks-auth-sync`, username: 'eks-auth-sync', groups: ['eks-auth-sync'] };
+    const config = stringify({ cluster: DEMO_CONFIG.cluster, scanners: [{ type: 'static', name: 'platform', static: { roles: [self] } }] });
+    const run = async (argv: string[]): Promise<string> => {
+      let stderr = '';
+      const saved = { ...process.env };
+      Object.assign(process.env, world.env(), { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' });
+      const status = await main(['sync', '--config', '-', ...argv], {
+        stdout: { write: () => true },
+        stderr: { write: (t: string) => (stderr += t) },
+        stdin: Readable.from([config]),
+      }).finally(() => {
+        process.env = saved;
+      });
+      expect(status).toBe(0);
+      return stderr;
+    };
+    const dry = await run([]);
+    expect(dry).toContain(`  = role ${self.rolearn} → eks-auth-sync [eks-auth-sync]  (from platform; adopted: identical, not written by eks-auth-sync)\n`);
+    expect(dry).not.toContain('  ~ ');
+    expect(dry).toContain('  0 to add, 0 to remove, 0 to change; 1 unchanged (1 adopted); 2 not managed by eks-auth-sync (kept)');
+    expect(dry).toContain('dry run: nothing written; run again with --commit to apply.');
+
+    const entries = (): unknown[] => (parse(world.awsAuth()?.data?.['mapRoles'] ?? '[]') as { rolearn: string }[]).sort((a, b) => a.rolearn.localeCompare(b.rolearn));
+    const before = entries();
+    expect(await run(['--commit'])).toContain('committed: aws-auth updated.');
+    expect(entries()).toEqual(before);
+    const again = await run(['--commit']);
+    expect(again).toContain('0 to change; 1 unchanged; 2 not managed');
+    expect(again).toContain('no change: nothing to write.');
   });
 
   it('--commit fails with one message and exit 1 when a guard refuses, leaving aws-auth as it was', async () => {

@@ -62,6 +62,7 @@ const report: SyncReport = {
   targetErrors: {},
   change: {
     unchanged: 5,
+    adopted: [],
     keptForeign: 2,
     added: [entry('arn:aws:iam::111122223333:role/new', 'new')],
     removed: [entry('arn:aws:iam::111122223333:role/gone', 'gone'), entry('arn:aws:iam::111122223333:role/old', 'old')],

@@ -350,6 +350,27 @@ describe('iam:GetRole, to resolve role paths', () => {
 });
 
 describe('the synthesized policy', () => {
+  test('lets the function assume exactly the roles its config names, and nothing else: no sts:* or * action, no * resource', () => {
+    const config = parseConfig(
+      'cluster: {name: c1}\nscanners:\n' +
+      '- {type: iam, name: identity, aws: {roleARN: "arn:aws:iam::444455556666:role/eks-auth-sync-reader"}, iam: {}}\n' +
+      '- {type: ssm, aws: {roleARN: "arn:aws:iam::444455556666:role/eks-auth-sync-reader"}, ssm: {path: /p}}\n' +
+      '- {type: ssm, aws: {roleARN: "arn:aws:iam::777788889999:role/ssm-reader"}, ssm: {path: /q}}\n' +
+      '- {type: iam, iam: {}}',
+      'test.yaml',
+    );
+    const { template } = buildWithoutBundling({ config, configDir: '.' });
+    type Statement = { Action: string | string[]; Resource: unknown };
+    const policies = Object.values(template().findResources('AWS::IAM::Policy')) as { Properties: { PolicyDocument: { Statement: Statement[] } } }[];
+    const list = (a: string | string[]): string[] => (Array.isArray(a) ? a : [a]);
+    // Any action IAM would match against sts:AssumeRole: the action itself or a wildcard covering it.
+    const assuming = policies
+      .flatMap((p) => p.Properties.PolicyDocument.Statement)
+      .filter((st) => list(st.Action).some((a) => /^(\*|sts:\*|sts:Assume\*|sts:AssumeRole)$/i.test(a)));
+    expect(assuming.map((st) => st.Action)).toEqual(['sts:AssumeRole']);
+    expect(assuming.flatMap((st) => st.Resource)).toEqual(['arn:aws:iam::444455556666:role/eks-auth-sync-reader', 'arn:aws:iam::777788889999:role/ssm-reader']);
+  });
+
   /** The kms:ViaService value of the stack's template for an SSM scanner in `ssmRegion` (or the stack's region). */
   function viaService(ssmRegion?: string): unknown {
     const aws = ssmRegion === undefined ? '' : `aws: {region: ${ssmRegion}}, `;

@@ -3,11 +3,12 @@ import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { nodeRoleEntry, roleArn, startAwsStandins, userArn, type AwsStandins } from './aws-standins/index.js';
+import { accessEntryCli, requireAccessEntryCli } from './tools.js';
 
 const run = promisify(execFile);
 const AWS_CLI = '/usr/bin/aws';
 // Debian's CLI (2.9) predates access entries; the machine image has aws-cli 1.x from pip, which has them.
-const ACCESS_ENTRY_CLI = '/root/.pyenv/versions/3.11.7/bin/aws';
+const ACCESS_ENTRY_CLI = accessEntryCli();
 type Service = 'iam' | 'sts' | 'ssm' | 'eks';
 
 /** Runs `BIN SERVICE ...` against the stand-in for SERVICE with the stand-ins' credentials; parses its JSON output. */
@@ -92,7 +93,7 @@ describe.skipIf(!existsSync(AWS_CLI) && process.env.CI === undefined)('the real 
   });
 });
 
-describe.skipIf(!existsSync(ACCESS_ENTRY_CLI) && process.env.CI === undefined)('the AWS CLI’s access-entry commands against the EKS stand-in', () => {
+describe.skipIf(ACCESS_ENTRY_CLI === undefined && process.env.CI === undefined)('the AWS CLI’s access-entry commands against the EKS stand-in', () => {
   const ACCT = '111122223333';
   const DEPLOY = `arn:aws:iam::${ACCT}:role/ci/github-actions-deploy`;
   const NODE = `arn:aws:iam::${ACCT}:role/demo-nodegroup-NodeInstanceRole`;
@@ -108,7 +109,8 @@ describe.skipIf(!existsSync(ACCESS_ENTRY_CLI) && process.env.CI === undefined)('
   });
   afterAll(() => aws.close());
   afterEach(() => aws.reset());
-  const eks = (args: string[]) => runCli(ACCESS_ENTRY_CLI, aws, 'eks', args);
+  // In CI a missing CLI fails every test here, saying what is missing.
+  const eks = (args: string[]) => runCli(requireAccessEntryCli(), aws, 'eks', args);
 
   it('creates, describes, updates, lists and deletes an entry', async () => {
     const created = (await eks(['create-access-entry', '--cluster-name', 'demo', '--principal-arn', DEPLOY, '--kubernetes-groups', 'deployers', '--tags', 'team=ci'])) as {

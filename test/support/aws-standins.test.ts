@@ -48,6 +48,7 @@ import {
   roleArn,
   ServiceError,
   startAwsStandins,
+  trustPolicy,
   type AwsStandins,
   type EksClusterSpec,
 } from './aws-standins/index.js';
@@ -401,17 +402,21 @@ describe('AWS stand-ins with their own clock', () => {
 describe('temporary credentials', () => {
   let aws: AwsStandins;
   beforeAll(async () => {
-    aws = await startAwsStandins();
+    const dataset = demoDataset();
+    // A role the default key (the function's role session) is trusted to assume; trust.ts has the rules.
+    const trust = trustPolicy({ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111122223333:role/eks-auth-sync' }, Action: 'sts:AssumeRole' });
+    dataset.account.roles.push({ name: 'scanner', path: '/ci/', id: 'AROAQDEMO000SCANNER1', createDate: new Date('2025-01-01T00:00:00Z'), tags: [], assumeRolePolicyDocument: trust });
+    aws = await startAwsStandins({ dataset });
   });
   afterAll(() => aws.close());
 
-  it('are issued by AssumeRole for a role in the account and accepted by every stand-in', async () => {
+  it('are issued by AssumeRole for a role in the account whose trust policy names the caller, and accepted by every stand-in', async () => {
     const credentials = fromTemporaryCredentials({
-      params: { RoleArn: 'arn:aws:iam::111122223333:role/ci/github-actions-deploy', RoleSessionName: 'cross-account-scan' },
+      params: { RoleArn: 'arn:aws:iam::111122223333:role/ci/scanner', RoleSessionName: 'cross-account-scan' },
       clientConfig: aws.clientConfig('sts'),
     });
     const sts = new STSClient({ ...aws.clientConfig('sts'), credentials });
-    expect((await sts.send(new GetCallerIdentityCommand({}))).Arn).toBe('arn:aws:sts::111122223333:assumed-role/github-actions-deploy/cross-account-scan');
+    expect((await sts.send(new GetCallerIdentityCommand({}))).Arn).toBe('arn:aws:sts::111122223333:assumed-role/scanner/cross-account-scan');
     const ssm = new SSMClient({ ...aws.clientConfig('ssm'), credentials });
     expect((await ssm.send(new GetParameterCommand({ Name: '/eks/demo/auth' }))).Parameter?.Name).toBe('/eks/demo/auth');
     expect(aws.sts.calls().AssumeRole).toBeGreaterThan(0);

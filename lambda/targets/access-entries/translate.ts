@@ -30,24 +30,15 @@
  * A skipped mapping costs only itself: it is reported as a warning naming the source and ARN,
  * and the rest of the mappings are translated.
  */
-import { parseRoleArn, parseUserArn, quoteValue, validateGroups, validateUsername, type Warning } from '../../mappings.js';
+import {
+  parseRoleArn, parseUserArn, quoteValue, validateGroups, validateUsername, type AccessPolicySpec, type NodeType, type Warning,
+} from '../../mappings.js';
 
 /** An IAM role or user ARN WITH its IAM path, as access entries need it (the opposite of aws-auth). */
 export type PrincipalArn = string & { readonly __brand: 'PrincipalArn' };
 
 /** The entry types eks-auth-sync creates. EKS has more (EC2_WINDOWS, EC2, HYBRID_LINUX, …); those are read, never made. */
 export type AccessEntryType = 'STANDARD' | 'EC2_LINUX' | 'FARGATE_LINUX';
-
-/** A node mapping's kind, as the IAM scanner's `type` tag names it. */
-export type NodeType = 'node' | 'fargateNode';
-
-/** One item of a mapping's `accessPolicies`: `{policy: AmazonEKSViewPolicy, namespaces: [dev, team-*]}`. */
-export interface AccessPolicySpec {
-  /** The access policy's name, e.g. `AmazonEKSViewPolicy`. */
-  policy: string;
-  /** Namespaces (wildcards allowed) the policy applies in; absent means the whole cluster. */
-  namespaces?: readonly string[];
-}
 
 /** Where an associated access policy applies. Namespaces are sorted, so equal scopes compare equal. */
 export type AccessScope = { type: 'cluster' } | { type: 'namespace'; namespaces: string[] };

@@ -10,7 +10,7 @@ import type { ConfigMap } from '../../configmap.js';
 import { BrokenAwsAuthError } from '../../errors.js';
 import { arnKey, type Warning } from '../../mappings.js';
 import { repairWarnings, salvageList } from './repair.js';
-import { isRecord, readList, splitFirstDocument, type LaterDocuments } from './yaml.js';
+import { isRecord, readList, splitFirstDocument, splitLines, type LaterDocuments } from './yaml.js';
 
 export type EntryKind = 'role' | 'user';
 
@@ -149,7 +149,8 @@ function isSkippable(text: string): boolean {
 
 /** What of the text after a value's first YAML document a repair drops. */
 function laterDocumentsDropped(key: RepairedKey['key'], later: LaterDocuments): DroppedChunk {
-  const lines = later.text.split('\n');
+  const parts = splitLines(later.text);
+  const lines = parts.filter((_, i) => i % 2 === 0);
   let last = lines.length;
   while (last > 1 && (lines[last - 1] ?? '').trim() === '') last--;
   return {
@@ -157,7 +158,8 @@ function laterDocumentsDropped(key: RepairedKey['key'], later: LaterDocuments): 
     firstLine: later.firstLine,
     lastLine: later.firstLine + last - 1,
     problem: 'after the first YAML document, which is all the authenticator reads: these entries have never been in force',
-    text: lines.slice(0, last).join('\n'),
+    // Up to the last line with content, without the break that ends it (CR LF as one).
+    text: parts.slice(0, 2 * last - 1).join(''),
   };
 }
 

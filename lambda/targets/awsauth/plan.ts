@@ -25,8 +25,13 @@ export interface Plan {
   added: PlannedEntry[];
   removed: PlannedEntry[];
   changed: { before: PlannedEntry; after: PlannedEntry }[];
-  /** Desired entries already present, unchanged and owned. */
+  /** Desired entries already present as they should be: owned, or adopted. */
   unchangedCount: number;
+  /**
+   * Entries eks-auth-sync did not write that are identical to what a source produces: left as they
+   * are, but owned from now on (counted in `unchangedCount`, not as a change).
+   */
+  adopted: PlannedEntry[];
   /** Entries eks-auth-sync does not manage, kept as they are (merge mode, or against a tag). */
   keptForeignCount: number;
   /**
@@ -148,6 +153,7 @@ export function planAwsAuth(input: PlanInput): Plan {
   const added: PlannedEntry[] = [];
   const removed: PlannedEntry[] = [];
   const changed: Plan['changed'] = [];
+  const adopted: PlannedEntry[] = [];
   const keptAgainstTags: PlannedEntry[] = [];
   let selfEntryKept: PlannedEntry | null = null;
   let unchangedCount = 0;
@@ -192,7 +198,13 @@ export function planAwsAuth(input: PlanInput): Plan {
           unchangedCount++;
           return;
         }
-        if (!wasOwned && identical) identicalForeign++;
+        if (!wasOwned && identical) {
+          identicalForeign++;
+          unchangedCount++;
+          adopted.push(planned(d, d.source));
+          warnings.push(takenOver(d));
+          return;
+        }
         if (!wasOwned && !identical && desired.fromTags.has(key)) {
           warnings.push({
             source: d.source,
@@ -209,9 +221,7 @@ export function planAwsAuth(input: PlanInput): Plan {
         const remaps = e.username !== d.username || !sameStrings(e.groups, d.groups);
         if (remaps && keepSelf(`change (${entrySummary(before)} → ${entrySummary(d)})`)) return;
         changed.push({ before, after: planned(d, d.source) });
-        if (!wasOwned) {
-          warnings.push({ source: 'aws-auth', subject: d.arn, message: `entry was not managed by eks-auth-sync; ${d.source} now produces it, so it is taken over and will be removed when no source produces it` });
-        }
+        if (!wasOwned) warnings.push(takenOver(d));
       } else if (settings.mode === 'merge' && !wasOwned) {
         keptForeignCount++;
         foreign.push(e.raw);
@@ -232,6 +242,7 @@ export function planAwsAuth(input: PlanInput): Plan {
 
   added.sort(byKindThenArn);
   removed.sort(byKindThenArn);
+  adopted.sort(byKindThenArn);
   changed.sort((a, b) => byKindThenArn(a.after, b.after));
   const dropped = live.repaired.flatMap((r) => r.dropped);
   const annotation = marks.length === 0 ? undefined : OWNED_PREFIX + [...marks].sort().join(',');
@@ -239,7 +250,7 @@ export function planAwsAuth(input: PlanInput): Plan {
   const ownershipRecordMissing = live.configMap !== null && liveAnnotation === undefined && identicalForeign > 0;
   if (ownershipRecordMissing) warnings.push(ownershipRecordMissingWarning(identicalForeign));
   const plan: Plan = {
-    added, removed, changed, unchangedCount, keptForeignCount, keptAgainstTags, selfEntryKept, ownershipRecordMissing, next: null, dropped, warnings,
+    added, removed, changed, unchangedCount, adopted, keptForeignCount, keptAgainstTags, selfEntryKept, ownershipRecordMissing, next: null, dropped, warnings,
   };
 
   const repaired = new Set(live.repaired.map((r) => r.kind));
@@ -251,6 +262,11 @@ export function planAwsAuth(input: PlanInput): Plan {
   checkRoundTrip(next, kindPlans, rendered);
   plan.next = next;
   return plan;
+}
+
+/** An entry the tool did not write, which a source now produces: from now on the tool owns it. */
+function takenOver(d: DesiredEntry): Warning {
+  return { source: 'aws-auth', subject: d.arn, message: `entry was not managed by eks-auth-sync; ${d.source} now produces it, so it is taken over and will be removed when no source produces it` };
 }
 
 function entrySummary(e: { username: string; groups: readonly string[] }): string {

@@ -81,12 +81,27 @@ export interface LaterDocuments {
 }
 
 /**
+ * yaml.v2's line breaks (`is_break`: CR LF, CR, LF, NEL, LS, PS), captured so that splitting on them
+ * keeps each one: a value written with CRLF (`---\r\n`) splits where the authenticator's does.
+ */
+const LINE_BREAK = /(\r\n|[\r\n\u0085\u2028\u2029])/;
+
+/**
+ * A text's lines as yaml.v2 breaks them, each but the last followed by its break: lines at the
+ * even indexes, breaks at the odd ones, so `parts.join('')` is the text again.
+ */
+export function splitLines(text: string): string[] {
+  return text.split(LINE_BREAK);
+}
+
+/**
  * Splits a value after its first YAML document. The authenticator reads only that one (`ParseMap`
  * converts the value with `utilyaml.ToJSON`, which unmarshals with yaml.v2's `Unmarshal`, and that
  * decodes the first document of its input), so entries in later documents have never been in force.
  */
 export function splitFirstDocument(text: string): { first: string; later?: LaterDocuments } {
-  const lines = text.split('\n');
+  const parts = splitLines(text);
+  const lines = parts.filter((_, i) => i % 2 === 0);
   let started = false;
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i] ?? '';
@@ -95,7 +110,7 @@ export function splitFirstDocument(text: string): { first: string; later?: Later
       const rest = lines.slice(i);
       const hasContent = rest.some((l) => !DOCUMENT_START.test(l) && !DOCUMENT_END.test(l) && !/^\s*(?:#.*)?$/.test(l));
       if (!hasContent) return { first: text };
-      return { first: lines.slice(0, i).join('\n'), later: { firstLine: i + 1, text: rest.join('\n') } };
+      return { first: parts.slice(0, Math.max(0, 2 * i - 1)).join(''), later: { firstLine: i + 1, text: parts.slice(2 * i).join('') } };
     }
     if (DOCUMENT_START.test(line) || !/^\s*(?:#.*)?$|^%/.test(line)) started = true;
   }

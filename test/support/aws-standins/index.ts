@@ -1,11 +1,13 @@
-import { demoDataset, roleArn, type Dataset, type SsmParameter } from './dataset.js';
+import { startIamAccounts } from './accounts.js';
+import { demoDataset, roleArn, type AwsAccount, type Dataset, type SsmParameter } from './dataset.js';
 import { startEks, type EksClusterSpec, type EksStandin } from './eks.js';
-import { startIam, type IamStandin } from './iam.js';
+import type { IamStandin } from './iam.js';
 import type { BehaviourOptions, StandinServer } from './server.js';
 import type { StandinCredential } from './sigv4.js';
 import { startSsm, type SsmStandin } from './ssm.js';
 import { startSts } from './sts.js';
 
+export { IDENTITY_ACCOUNT_ID, identityAccount } from './accounts.js';
 export { demoDataset, generateDataset, roleArn, userArn } from './dataset.js';
 export type { AwsAccount, Dataset, DatasetOptions, DatasetSummary, IamRole, IamTag, IamUser, SsmParameter } from './dataset.js';
 export { accessPolicyArn, clusterCreatorEntry, fargateProfileEntry, MAX_ACCESS_ENTRIES, nodeRoleEntry } from './access-entries.js';
@@ -14,6 +16,8 @@ export type { AccessEntryView, AccessGrant, AccessScope, AuthenticationMode } fr
 export type { EksClusterSpec, EksStandin } from './eks.js';
 export type { IamStandin } from './iam.js';
 export { ServiceError } from './server.js';
+export { trustDecision, trustPolicy } from './trust.js';
+export type { TrustDecision, TrustStatement } from './trust.js';
 export type { BehaviourOptions, InterceptedCall, Interceptor, RateLimit, StandinControls, StandinServer } from './server.js';
 export type { SigV4Expectation, SigV4Result, StandinCredential, WireRequest } from './sigv4.js';
 export type { SsmStandin } from './ssm.js';
@@ -22,6 +26,11 @@ export type { SsmStandin } from './ssm.js';
 export interface AwsStandinsOptions {
   /** The account IAM serves, its cluster, region and SSM parameters. @default demoDataset() */
   dataset?: Dataset;
+  /**
+   * Further accounts IAM serves (e.g. an identity account), reached as in AWS: with keys STS
+   * issues by AssumeRole into one of their roles, whose trust policy must allow the caller. @default []
+   */
+  otherAccounts?: readonly AwsAccount[];
   /** Overrides `dataset.ssmParameters`. */
   ssmParameters?: readonly SsmParameter[];
   /** Clusters EKS describes; more can be added later with `eks.putCluster`. @default [] */
@@ -40,7 +49,10 @@ export interface AwsStandinsOptions {
 
 /** The four running stand-ins and how to point clients at them. */
 export interface AwsStandins {
+  /** IAM of the dataset's account, at the endpoint every account's IAM is reached through. */
   readonly iam: IamStandin;
+  /** Each account's IAM (the dataset's and `otherAccounts`), by account ID: its own data and counters. */
+  readonly iamAccounts: ReadonlyMap<string, IamStandin>;
   readonly sts: StandinServer;
   readonly ssm: SsmStandin;
   readonly eks: EksStandin;
@@ -59,7 +71,7 @@ export interface AwsStandins {
     endpoint: string;
     credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   };
-  /** Calls per service and action, e.g. `{ iam: { GetAccountAuthorizationDetails: 7 }, sts: {}, … }`. */
+  /** Calls per service and action, every account's IAM summed, e.g. `{ iam: { GetAccountAuthorizationDetails: 7 }, sts: {}, … }`. */
   calls(): Record<'iam' | 'sts' | 'ssm' | 'eks', Record<string, number>>;
   /** All calls to all four services. */
   totalCalls(): number;
@@ -104,15 +116,26 @@ export async function startAwsStandins(opts: AwsStandinsOptions = {}): Promise<A
     started.push(s);
     return s;
   };
+  const accounts = [dataset.account, ...(opts.otherAccounts ?? [])];
+  let iamAccounts: ReadonlyMap<string, IamStandin> = new Map();
   try {
     const [iam, sts, ssm, eks] = await Promise.all([
-      startIam({ ...common(opts.iam), account: dataset.account, signingRegions: global }).then(track),
+      startIamAccounts({ ...common(opts.iam), account: dataset.account, signingRegions: global }, opts.otherAccounts ?? []).then((a) => {
+        iamAccounts = a.byAccount;
+        return track(a.primary);
+      }),
       startSts({
         ...common(opts.sts),
         signingRegions: global,
         assumeRole: {
-          // Only roles of the served account can be assumed; the ARN may carry the role's path or not.
-          roleExists: (arn) => dataset.account.roles.some((r) => arn === roleArn(dataset.account, r) || arn === roleArn(dataset.account, { ...r, path: '/' })),
+          // Roles of the served accounts, whose trust policy STS checks; the ARN may carry the role's path or not.
+          trustPolicyOf: (arn) => {
+            for (const account of accounts) {
+              const role = account.roles.find((r) => arn === roleArn(account, r) || arn === roleArn(account, { ...r, path: '/' }));
+              if (role !== undefined) return role.assumeRolePolicyDocument;
+            }
+            return undefined;
+          },
           register: (c) => void credentials.set(c.accessKeyId, c),
         },
       }).then(track),
@@ -131,8 +154,16 @@ export async function startAwsStandins(opts: AwsStandinsOptions = {}): Promise<A
       }).then(track),
     ]);
     const services = { iam, sts, ssm, eks };
+    // The front's stand-in (`iam`) is tracked in `started`; the other accounts' are counted here.
+    const otherIam = [...iamAccounts.values()].filter((s) => s !== iam);
+    const iamCalls = (): Record<string, number> => {
+      const sum: Record<string, number> = {};
+      for (const s of [iam, ...otherIam]) for (const [action, n] of Object.entries(s.calls())) sum[action] = (sum[action] ?? 0) + n;
+      return sum;
+    };
     return {
       ...services,
+      iamAccounts,
       dataset,
       region,
       credential,
@@ -159,9 +190,9 @@ export async function startAwsStandins(opts: AwsStandinsOptions = {}): Promise<A
           ...(credential.sessionToken === undefined ? {} : { sessionToken: credential.sessionToken }),
         },
       }),
-      calls: () => ({ iam: iam.calls(), sts: sts.calls(), ssm: ssm.calls(), eks: eks.calls() }),
-      totalCalls: () => started.reduce((n, s) => n + s.totalCalls(), 0),
-      reset: () => started.forEach((s) => s.reset()),
+      calls: () => ({ iam: iamCalls(), sts: sts.calls(), ssm: ssm.calls(), eks: eks.calls() }),
+      totalCalls: () => [...started, ...otherIam].reduce((n, s) => n + s.totalCalls(), 0),
+      reset: () => [...started, ...otherIam].forEach((s) => s.reset()),
       close: async () => {
         await Promise.all(started.map((s) => s.close()));
       },

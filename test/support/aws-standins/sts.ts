@@ -2,14 +2,16 @@ import { createHash, randomBytes } from 'node:crypto';
 import { queryParams, queryProtocol, xml } from './protocols.js';
 import { ServiceError, startServer, type ServerOptions, type StandinServer } from './server.js';
 import type { StandinCredential } from './sigv4.js';
+import { trustDecision } from './trust.js';
 
 /** Options for `startSts`. */
 export interface StsStandinOptions extends ServerOptions {
   /** Signing regions accepted: the global endpoint's us-east-1 and regional ones. @default ['us-east-1'] */
   signingRegions?: readonly string[];
-  /** Enables AssumeRole: which role ARNs exist, and where the issued keys are registered. */
+  /** Enables AssumeRole: each role's trust policy, and where the issued keys are registered. */
   assumeRole?: {
-    roleExists(roleArn: string): boolean;
+    /** The trust policy (URL-encoded JSON, as IAM stores it) of the role with this ARN, in any served account; undefined when there is none. */
+    trustPolicyOf(roleArn: string): string | undefined;
     register(credential: StandinCredential): void;
   };
 }
@@ -36,7 +38,9 @@ function derivedUserId(arn: string): string {
  * Starts the STS stand-in (query protocol, XML): GetCallerIdentity answers with the identity
  * of the key that signed the request. It accepts presigned GET requests too, as EKS's
  * authenticator sends them, and answers JSON when asked with `Accept: application/json`.
- * AssumeRole issues temporary keys for existing roles, which all stand-ins then accept.
+ * AssumeRole issues temporary keys for a role whose trust policy allows the caller (see trust.ts),
+ * which all stand-ins then accept, as that role in its account; anything else is AccessDenied, in
+ * the same words whether the role is missing or does not trust the caller, as STS answers.
  */
 export async function startSts(opts: StsStandinOptions): Promise<StandinServer> {
   const now = opts.now ?? (() => new Date());
@@ -65,7 +69,8 @@ export async function startSts(opts: StsStandinOptions): Promise<StandinServer> 
             throw new ServiceError(400, 'ValidationError', 'RoleSessionName must be 2-64 characters of [\\w+=,.@-] and DurationSeconds between 900 and 43200.');
           }
           const m = /^arn:([\w-]+):iam::(\d{12}):role\/(?:.*\/)?([\w+=,.@-]+)$/.exec(target);
-          if (m === null || opts.assumeRole === undefined || !opts.assumeRole.roleExists(target)) {
+          const trust = m === null ? undefined : opts.assumeRole?.trustPolicyOf(target);
+          if (m === null || opts.assumeRole === undefined || trust === undefined || trustDecision(trust, ctx.credential.arn) !== 'allow') {
             throw new ServiceError(403, 'AccessDenied', `User: ${ctx.credential.arn} is not authorized to perform: sts:AssumeRole on resource: ${target}`);
           }
           const [, partition, account, roleName] = m as unknown as [string, string, string, string];
