@@ -1,3 +1,3 @@
 #!/usr/bin/env node
-// The CLI is bundled by `npm run build` (run by `npm ci` through `prepare`).
+// The CLI is bundled into dist/ by scripts/build.ts (`npm ci` and `npm pack` run it through `prepare`).
 import '../dist/cli.mjs';

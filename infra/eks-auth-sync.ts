@@ -21,9 +21,7 @@ import { ConfigError } from '../lambda/errors.js';
 import { METRIC, METRIC_NAMESPACE, metricDimensions } from '../lambda/metric-names.js';
 import { OWNED_TAG } from '../lambda/targets/access-entries/plan.js';
 import { leastPrivilegeStatements } from './policy.js';
-import { ESM_REQUIRE_BANNER, MAIN_FIELDS } from './bundling.js';
-
-const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+import { HANDLER_BUNDLE } from './bundling.js';
 
 const NAG_SPELLING = { partition: '<AWS::Partition>', account: '<AWS::AccountId>', region: '<AWS::Region>', urlSuffix: '<AWS::URLSuffix>' };
 
@@ -199,15 +197,18 @@ export class EksAuthSync extends Construct {
     }
     for (const [id, why] of reasons) Validations.of(this.role).acknowledge({ id, reason: [...why].join(' ') });
 
-    // Bundling runs inside the NodejsFunction constructor: the staged files are copied into the
-    // asset by then, and removed so no copy of the config stays behind in the temp directory.
+    // The code asset is the prebuilt handler (dist/lambda, shipped in the package, so a CDK app
+    // needs neither esbuild nor our sources) plus the config and its files. The config travels
+    // in the code asset, not in an environment variable (4 KB limit) nor an SSM parameter (8 KB
+    // at most, plus a call and a permission at every cold start). The asset is copied into the
+    // cloud assembly inside the function's constructor, and the staging directory is removed so
+    // no copy of the config stays behind in the temp directory.
     const stagingDir = stageAssetFiles(shipped);
     try {
       this.function = new nodejs.NodejsFunction(this, 'Function', {
-        entry: join(PROJECT_ROOT, 'lambda', 'handler.ts'),
-        projectRoot: PROJECT_ROOT,
-        depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
-        handler: 'handler',
+        code: lambda.Code.fromAsset(stagingDir),
+        handler: `${basename(HANDLER_BUNDLE.file, '.mjs')}.handler`,
+        // The handler bundle targets this runtime's Node.js (LAMBDA_NODE_MAJOR in bundling.ts).
         runtime: lambda.Runtime.NODEJS_24_X,
         architecture: lambda.Architecture.ARM_64,
         memorySize: props.memorySize ?? 256,
@@ -229,24 +230,6 @@ export class EksAuthSync extends Construct {
           POWERTOOLS_METRICS_NAMESPACE: 'EksAuthSync',
           // No NODE_OPTIONS=--enable-source-maps: parsing the 1 MB map at every cold start costs
           // more than it gives. The map ships in the asset; set the option when debugging.
-        },
-        bundling: {
-          forceDockerBundling: false,
-          minify: true,
-          sourceMap: true,
-          sourcesContent: false,
-          format: nodejs.OutputFormat.ESM,
-          mainFields: MAIN_FIELDS,
-          // The pinned SDK is bundled rather than taken from the runtime, so what is tested is what runs.
-          externalModules: [],
-          banner: ESM_REQUIRE_BANNER,
-          commandHooks: {
-            beforeBundling: () => [],
-            beforeInstall: () => [],
-            // The config travels in the code asset, not in an environment variable (4 KB limit)
-            // nor an SSM parameter (8 KB at most, plus a call and a permission at every cold start).
-            afterBundling: (_inputDir, outputDir) => [`cp -R "${stagingDir}/." "${outputDir}"`],
-          },
         },
       });
     } finally {
@@ -362,10 +345,30 @@ function fileRoleArns(shipped: ShippedConfig): Map<string, string[]> {
 }
 
 /**
- * Writes config.json and the referenced files to a new directory that only this user can open
- * (mkdtemp: a fresh random name, mode 0700), which the bundling hook copies into the asset. A
- * predictable path on a shared host could be created or symlinked beforehand by another user,
- * who would then choose the config of a function that may grant cluster-admin.
+ * The directory of the prebuilt handler bundle: `dist/lambda` under the package root, the nearest
+ * directory above this module with a package.json (this repository when run from its sources,
+ * `node_modules/eks-auth-sync` when installed).
+ */
+function handlerBundleDir(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`eks-auth-sync: no package.json above ${fileURLToPath(import.meta.url)}; the package is incomplete`);
+    dir = parent;
+  }
+  const bundleDir = join(dir, HANDLER_BUNDLE.dir);
+  if (!existsSync(join(bundleDir, HANDLER_BUNDLE.file))) {
+    throw new Error(`eks-auth-sync: the prebuilt Lambda handler ${join(bundleDir, HANDLER_BUNDLE.file)} is missing; in a clone of the repository, run \`npm run build\``);
+  }
+  return bundleDir;
+}
+
+/**
+ * Writes the function's code asset to a new directory that only this user can open (mkdtemp: a
+ * fresh random name, mode 0700): the prebuilt handler and its source map, config.json and the
+ * referenced files. A predictable path on a shared host could be created or symlinked
+ * beforehand by another user, who would then choose the config of a function that may grant
+ * cluster-admin.
  */
 function stageAssetFiles(shipped: ShippedConfig): string {
   for (const file of shipped.files) {
@@ -373,7 +376,9 @@ function stageAssetFiles(shipped: ShippedConfig): string {
       throw new ConfigError(`${file.at}: the file ${file.from} does not exist; paths resolve against configDir`);
     }
   }
+  const bundleDir = handlerBundleDir();
   const dir = mkdtempSync(join(tmpdir(), 'eks-auth-sync-asset-'));
+  for (const name of [HANDLER_BUNDLE.file, `${HANDLER_BUNDLE.file}.map`]) copyFileSync(join(bundleDir, name), join(dir, name));
   mkdirSync(join(dir, 'files'));
   writeFileSync(join(dir, CONFIG_FILE_IN_ASSET), shipped.json);
   for (const file of shipped.files) copyFileSync(file.from, join(dir, file.to));

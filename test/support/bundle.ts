@@ -1,7 +1,7 @@
 /**
- * THE artifact the stack deploys: the EksAuthSync construct is synthesized (bundling with the
- * local esbuild, exactly as `cdk synth`/`cdk deploy` do) and the function's code asset is taken
- * from the cloud assembly. Handler tests, the demo and the bench run this directory, so they
+ * THE artifact the stack deploys: the EksAuthSync construct is synthesized (staging the prebuilt
+ * dist/lambda handler with the config, exactly as `cdk synth`/`cdk deploy` do) and the function's
+ * code asset is taken from the cloud assembly. Handler tests, the demo and the bench run this directory, so they
  * run what `cdk deploy` would upload, config.json included.
  */
 import { execFile } from 'node:child_process';
@@ -33,7 +33,7 @@ interface TemplateResource {
 
 /**
  * Synthesizes the stack for `props` into a temporary cloud assembly and returns the function's
- * asset. Takes a few seconds (esbuild), so call it once per test file or script.
+ * asset. Takes a few seconds (CDK synth), so call it once per test file or script.
  *
  * @example
  * const bundle = buildBundle({ config: { cluster: { name: 'demo' }, scanners: [...] } });
