@@ -246,7 +246,7 @@ describe('the handler', () => {
   test('a run that did not reach the cluster reports no change and zero changed entries', async () => {
     const { handler, emitted } = setup(() => Promise.resolve({ ...report, committed: false, dryRun: true, change: null }));
     const response = await handler({ dryRun: true });
-    expect(response.change).toBeNull();
+    expect(response).toMatchObject({ change: null });
     expect(metricValues(emitted)).toMatchObject({ EntriesAdded: 0, EntriesRemoved: 0, EntriesChanged: 0 });
   });
 

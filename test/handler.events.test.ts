@@ -1,0 +1,217 @@
+/**
+ * The handler with change events (lambda/events.ts): a relevant event commits like a scheduled
+ * run once it has settled, an irrelevant or already-seen one returns at once with its reason and
+ * no scan, and a burst delivered one invoke after another (reserved concurrency 1) makes one run.
+ * The clock and the settle wait are injected; the events have AWS's shapes.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { Context } from 'aws-lambda';
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
+import { parseConfig } from '../lambda/config.js';
+import { SETTLE_MS } from '../lambda/events.js';
+import { createHandler, parseInvocation } from '../lambda/handler.js';
+import type { RunOptions, SyncReport } from '../lambda/sync.js';
+import { iamCall, parameterStoreChange, tagRole } from './support/change-events.js';
+import { SCHEDULED_EVENT } from './support/events.js';
+
+const T0 = '2026-03-04T05:00:00Z';
+const T0_MS = Date.parse(T0);
+const at = (seconds: number): string => new Date(T0_MS + seconds * 1_000).toISOString().replace('.000Z', 'Z');
+const READ_TAG = 'eks/111122223333/prod/username';
+
+const config = parseConfig(`
+cluster: {name: prod, accountID: "111122223333"}
+scanners:
+  - {type: ssm, ssm: {path: /eks/prod/auth}}
+  - {type: iam, iam: {}}
+`, 'test.yaml');
+
+const report: SyncReport = {
+  committed: true,
+  dryRun: false,
+  created: false,
+  desired: { roles: 2, users: 0 },
+  mappings: { roles: [], users: [] },
+  attempts: 1,
+  accessEntries: null,
+  targetErrors: {},
+  change: {
+    unchanged: 1,
+    keptForeign: 0,
+    added: [{ kind: 'role', arn: 'arn:aws:iam::111122223333:role/dev', username: 'dev', groups: ['developers'], source: 'iam[1]' }],
+    removed: [],
+    changed: [],
+    keptAgainstTags: [],
+    selfEntryKept: null,
+    ownershipRecordMissing: false,
+  },
+  warnings: [],
+};
+
+function lambdaContext(remainingMs: number): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: 'eks-auth-sync',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:eu-west-1:111122223333:function:eks-auth-sync',
+    memoryLimitInMB: '256',
+    awsRequestId: 'c6af9ac6-7b61-11e6-9a41-93e812345678',
+    logGroupName: '/aws/lambda/eks-auth-sync',
+    logStreamName: '2026/03/04/[$LATEST]abc',
+    getRemainingTimeInMillis: () => remainingMs,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+/**
+ * A handler whose clock starts at `start` and moves only when it waits or a run takes `runMs`;
+ * `runSync` resolves with the report, or rejects when `fail` says so for that run.
+ */
+function setup(options: { start: number; env?: NodeJS.ProcessEnv; runMs?: number; fail?: (runIndex: number) => boolean }) {
+  const logs: Record<string, unknown>[] = [];
+  const metrics: Record<string, unknown>[] = [];
+  const capture = (line: unknown): void => {
+    const record = JSON.parse(String(line)) as Record<string, unknown>;
+    (record['_aws'] ? metrics : logs).push(record);
+  };
+  vi.spyOn(console, 'log').mockImplementation(capture);
+  vi.spyOn(console, 'info').mockImplementation(capture);
+  vi.spyOn(console, 'warn').mockImplementation(capture);
+  vi.spyOn(console, 'error').mockImplementation(capture);
+  const clock = { now: options.start };
+  const reads: { at: number; commit: boolean }[] = [];
+  const waits: number[] = [];
+  const runSync = vi.fn((run: RunOptions): Promise<SyncReport> => {
+    const index = reads.length;
+    reads.push({ at: clock.now, commit: run.commit });
+    clock.now += options.runMs ?? 2_000;
+    return options.fail?.(index) ? Promise.reject(new Error(`scanner iam[1]: IAM throttled the run ${index}`)) : Promise.resolve(report);
+  });
+  const handler = createHandler({
+    runSync,
+    loadConfig: () => Promise.resolve({ config, configDir: '/var/task' }),
+    env: options.env ?? {},
+    now: () => clock.now,
+    sleep: (ms) => {
+      waits.push(ms);
+      clock.now += ms;
+      return Promise.resolve();
+    },
+    logger: new Logger({ serviceName: 'eks-auth-sync' }),
+    metrics: new Metrics({ namespace: 'EksAuthSync', serviceName: 'eks-auth-sync' }),
+  });
+  /** Delivers `event` at `deliveredAt` or when the previous invoke ended, whichever is later. */
+  const deliver = async (event: unknown, deliveredAt: number) => {
+    clock.now = Math.max(clock.now, deliveredAt);
+    try {
+      return await handler(event, lambdaContext(120_000));
+    } catch (error) {
+      return error;
+    }
+  };
+  return { handler, deliver, runSync, reads, waits, logs, metrics, clock };
+}
+
+describe('parseInvocation with change events', () => {
+  test.each([
+    ['a Parameter Store Change', parameterStoreChange('/eks/prod/auth', T0)],
+    ['a CloudTrail TagRole', tagRole('dev', T0, { [READ_TAG]: 'dev' })],
+  ])('%s commits, like a scheduled event', (_name, event) => {
+    expect(parseInvocation(event, { dryRunOnly: false })).toMatchObject({ commit: true, trigger: 'event' });
+  });
+
+  test('DRY_RUN_ONLY turns an event-triggered run into a dry run', () => {
+    expect(parseInvocation(parameterStoreChange('/eks/prod/auth', T0), { dryRunOnly: true })).toMatchObject({ commit: false, trigger: 'event' });
+  });
+});
+
+describe('the handler, on change events', () => {
+  beforeEach(() => {
+    vi.stubEnv('POWERTOOLS_DEV', 'true');
+    vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'false');
+  });
+  afterEach(() => {
+    vi.unstubAllEnvs();
+    vi.restoreAllMocks();
+  });
+
+  test('a change to the configured parameter commits once it has settled, and returns the change', async () => {
+    const world = setup({ start: T0_MS + 2_000 });
+    const response = await world.deliver(parameterStoreChange('/eks/prod/auth', T0), T0_MS + 2_000);
+    expect(world.reads).toEqual([{ at: T0_MS + 1_000 + SETTLE_MS, commit: true }]);
+    expect(world.waits).toEqual([SETTLE_MS - 1_000]);
+    expect(response).toMatchObject({ committed: true, change: report.change });
+    expect(world.logs).toContainEqual(expect.objectContaining({
+      message: "event accepted: SSM parameter /eks/prod/auth (Update) is a configured ssm scanner's parameter",
+      trigger: 'event',
+      cluster: 'prod',
+    }));
+  });
+
+  test('an event that settled long ago runs at once', async () => {
+    const world = setup({ start: T0_MS + 120_000 });
+    await world.deliver(tagRole('dev', T0, { [READ_TAG]: 'dev' }), T0_MS + 120_000);
+    expect(world.waits).toEqual([]);
+    expect(world.reads).toEqual([{ at: T0_MS + 120_000, commit: true }]);
+  });
+
+  test.each([
+    ['another parameter', parameterStoreChange('/eks/staging/auth', T0), /SSM parameter \/eks\/staging\/auth \(Update\) is not a configured ssm scanner's parameter/],
+    ['an untagged role', tagRole('build-runner', T0, { team: 'ci' }), /IAM TagRole on role build-runner: no tag key an iam scanner reads/],
+    ['a refused call', iamCall('UntagRole', T0, { roleName: 'dev', tagKeys: [READ_TAG] }, 'AccessDenied'), /IAM UntagRole on role dev failed, so nothing changed/],
+  ])('%s is skipped at once with its reason, no scan and no wait', async (_name, event, reason) => {
+    const world = setup({ start: T0_MS + 2_000 });
+    const response = await world.deliver(event, T0_MS + 2_000);
+    expect(world.runSync).not.toHaveBeenCalled();
+    expect(world.waits).toEqual([]);
+    expect(response).toEqual({ skipped: true, reason: expect.stringMatching(reason) });
+    expect(world.logs).toContainEqual(expect.objectContaining({ level: 'INFO', message: expect.stringMatching(/^event skipped: /), trigger: 'event' }));
+    expect(JSON.stringify(world.metrics)).toContain('"EventsSkipped"');
+  });
+
+  test('DRY_RUN_ONLY: a relevant event runs as a dry run', async () => {
+    const world = setup({ start: T0_MS + 60_000, env: { DRY_RUN_ONLY: 'true' } });
+    await world.deliver(parameterStoreChange('/eks/prod/auth', T0, 'Delete'), T0_MS + 60_000);
+    expect(world.reads).toEqual([{ at: T0_MS + 60_000, commit: false }]);
+  });
+
+  test('a burst of thirty tag writes, delivered one invoke after another, makes one run after the burst settled', async () => {
+    // Terraform tags thirty roles within five seconds; CloudTrail delivers each about 40 s later.
+    const world = setup({ start: T0_MS });
+    for (let i = 0; i < 30; i++) {
+      await world.deliver(tagRole(`team-${i}`, at(Math.floor(i / 6)), { [READ_TAG]: `team-${i}` }), T0_MS + 40_000 + i * 200);
+    }
+    expect(world.reads).toEqual([{ at: T0_MS + 40_000, commit: true }]);
+    const skipped = world.logs.filter((log) => String(log['message']).startsWith('event skipped: '));
+    expect(skipped).toHaveLength(29);
+    expect(skipped[0]?.['message']).toMatch(/already saw it$/);
+  });
+
+  test('after a failed run, the next event of the burst runs again', async () => {
+    const world = setup({ start: T0_MS, fail: (run) => run === 0 });
+    const first = await world.deliver(tagRole('a', T0, { [READ_TAG]: 'a' }), T0_MS + 40_000);
+    await world.deliver(tagRole('b', T0, { [READ_TAG]: 'b' }), T0_MS + 40_100);
+    await world.deliver(tagRole('c', T0, { [READ_TAG]: 'c' }), T0_MS + 40_200);
+    expect(first).toBeInstanceOf(Error);
+    // The second run waits a settle period after the first began, and covers the third event.
+    expect(world.reads.map((r) => r.at)).toEqual([T0_MS + 40_000, T0_MS + 40_000 + SETTLE_MS]);
+  });
+
+  test('a scheduled run that started after the event settled makes the event\'s own run unnecessary', async () => {
+    const world = setup({ start: T0_MS + 30_000 });
+    await world.deliver(SCHEDULED_EVENT, T0_MS + 30_000);
+    const response = await world.deliver(tagRole('dev', T0, { [READ_TAG]: 'dev' }), T0_MS + 45_000);
+    expect(world.reads).toHaveLength(1);
+    expect(response).toMatchObject({ skipped: true, reason: expect.stringMatching(/already saw it/) });
+  });
+
+  test('a manual invoke is still a dry run, and a dry run does not stand in for a committing event run', async () => {
+    const world = setup({ start: T0_MS + 30_000 });
+    await world.deliver({}, T0_MS + 30_000);
+    await world.deliver(tagRole('dev', T0, { [READ_TAG]: 'dev' }), T0_MS + 45_000);
+    expect(world.reads).toEqual([{ at: T0_MS + 30_000, commit: false }, { at: T0_MS + 45_000, commit: true }]);
+  });
+});
