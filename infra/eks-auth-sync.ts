@@ -22,6 +22,7 @@ import { METRIC, METRIC_NAMESPACE, METRIC_SERVICE, metricDimensions } from '../l
 import { OWNED_TAG } from '../lambda/targets/access-entries/plan.js';
 import { leastPrivilegeStatements } from './policy.js';
 import { ESM_REQUIRE_BANNER, MAIN_FIELDS } from './bundling.js';
+import { ChangeEventRules, type ChangeEventTriggers } from './events.js';
 
 const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -131,6 +132,14 @@ export interface EksAuthSyncProps {
    * @default 'eks-auth-sync'
    */
   readonly kubernetesUsername?: string;
+
+  /**
+   * Event-driven sync: the change events that invoke the function besides the schedule (see
+   * infra/events.ts). The function's reserved concurrency of 1 and the handler's coalescing rule
+   * turn a burst of events into one run.
+   * @default - none; only the schedule runs the sync
+   */
+  readonly events?: ChangeEventTriggers;
 }
 
 /**
@@ -152,6 +161,8 @@ export class EksAuthSync extends Construct {
   readonly invalidConfigAlarm: cloudwatch.Alarm;
   /** Present when `createAccessEntry` is set. */
   readonly accessEntry?: eks.CfnAccessEntry;
+  /** Present when `events` is set: the rules of event-driven sync. */
+  readonly changeEvents?: ChangeEventRules;
 
   constructor(scope: Construct, id: string, props: EksAuthSyncProps) {
     super(scope, id);
@@ -258,6 +269,8 @@ export class EksAuthSync extends Construct {
       schedule,
       targets: [new targets.LambdaFunction(this.function, { retryAttempts: 0 })],
     });
+
+    if (props.events) this.changeEvents = new ChangeEventRules(this, 'ChangeEvents', this.function, this.config, props.events);
 
     const cluster = this.config.cluster.name;
     const metric = (metricName: string, period: Duration): cloudwatch.Metric =>
