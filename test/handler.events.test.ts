@@ -7,12 +7,14 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
-import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
 import { parseConfig } from '../lambda/config.js';
 import { SETTLE_MS } from '../lambda/events.js';
 import { createHandler, parseInvocation } from '../lambda/handler.js';
 import type { RunOptions, SyncReport } from '../lambda/sync.js';
 import { iamCall, parameterStoreChange, tagRole } from './support/change-events.js';
+import { buildBundle, invokeBundle, logLine, metric, type Bundle, type Invocation } from './support/bundle.js';
+import { DEMO_CONFIG, startEnvironment, type Environment } from './support/environment.js';
 import { SCHEDULED_EVENT } from './support/events.js';
 
 const T0 = '2026-03-04T05:00:00Z';
@@ -213,5 +215,45 @@ describe('the handler, on change events', () => {
     await world.deliver({}, T0_MS + 30_000);
     await world.deliver(tagRole('dev', T0, { [READ_TAG]: 'dev' }), T0_MS + 45_000);
     expect(world.reads).toEqual([{ at: T0_MS + 30_000, commit: false }, { at: T0_MS + 45_000, commit: true }]);
+  });
+});
+
+/**
+ * The bundle the stack deploys, invoked as Lambda does (a fresh node process) against the AWS and
+ * Kubernetes stand-ins: the events' real shapes go through the whole function. Each event is a
+ * minute old, so it has settled and no wait happens.
+ */
+describe('the deployed bundle, on change events', { timeout: 120_000 }, () => {
+  let bundle: Bundle;
+  let world: Environment;
+  beforeAll(() => {
+    bundle = buildBundle({ config: DEMO_CONFIG });
+  });
+  afterAll(() => bundle.dispose());
+  beforeEach(async () => {
+    world = await startEnvironment();
+  });
+  afterEach(() => world.close());
+
+  const aMinuteAgo = (): string => new Date(Math.floor(Date.now() / 1_000) * 1_000 - 60_000).toISOString().replace('.000Z', 'Z');
+  const invoke = (event: unknown): Promise<Invocation> => invokeBundle(bundle, event, { env: world.env() });
+
+  test('a change to the configured parameter commits aws-auth', async () => {
+    const before = world.awsAuth()?.data?.['mapRoles'];
+    const run = await invoke(parameterStoreChange('/eks/demo/auth', aMinuteAgo()));
+    expect(run.error).toBeUndefined();
+    expect(run.result).toMatchObject({ dryRun: false, committed: true });
+    expect(world.awsAuth()?.data?.['mapRoles']).not.toBe(before);
+    expect(logLine(run, "event accepted: SSM parameter /eks/demo/auth (Update) is a configured ssm scanner's parameter")).toMatchObject({ trigger: 'event' });
+  });
+
+  test('a tag written for this cluster commits; a tag for another cluster is skipped and nothing is written', async () => {
+    const before = world.awsAuth();
+    const skipped = await invoke(tagRole('dev', aMinuteAgo(), { [`eks/${world.accountId}/staging/username`]: 'dev' }));
+    expect(skipped.result).toEqual({ skipped: true, reason: expect.stringMatching(/^IAM TagRole on role dev: no tag key an iam scanner reads/) });
+    expect(world.awsAuth()).toEqual(before);
+    expect(metric(skipped, 'EventsSkipped')).toBe(1);
+    const run = await invoke(tagRole('dev', aMinuteAgo(), { [`eks/${world.accountId}/demo/username`]: 'dev' }));
+    expect(run.result).toMatchObject({ committed: true });
   });
 });
