@@ -65,26 +65,26 @@ describe('changeEventOf', () => {
 
 describe('relevance', () => {
   test.each([
-    ['an update of the configured parameter', parameterStoreChange('/eks/prod/auth', T0), CONFIG, true],
-    ['its deletion', parameterStoreChange('/eks/prod/auth', T0, 'Delete'), CONFIG, true],
-    ['another parameter', parameterStoreChange('/eks/staging/auth', T0), CONFIG, false],
-    ['a new label on the configured parameter', parameterStoreChange('/eks/prod/auth', T0, 'LabelParameterVersion'), CONFIG, false],
-    ['a tag for this account and cluster', tagRole('dev', T0, { 'eks/111122223333/prod/username': 'dev' }), CONFIG, true],
-    ['a tag for another cluster', tagRole('dev', T0, { 'eks/111122223333/staging/username': 'dev' }), CONFIG, false],
-    ['a tag for another account', tagRole('dev', T0, { 'eks/999988887777/prod/username': 'dev' }), CONFIG, false],
-    ['a tag for any account when the config names none', tagRole('dev', T0, { 'eks/999988887777/prod/username': 'dev' }), IAM_ONLY_NO_ACCOUNT, true],
-    ['an untagged role\'s other tags', tagRole('dev', T0, { team: 'payments', 'eks-prod/username': 'x' }), CONFIG, false],
-    ['the removal of a read tag', iamCall('UntagRole', T0, { roleName: 'dev', tagKeys: ['eks/111122223333/prod/groups'] }), CONFIG, true],
-    ['a role created with a read tag', iamCall('CreateRole', T0, { roleName: 'dev', tags: [{ key: 'eks/111122223333/prod/username', value: 'dev' }] }), CONFIG, true],
-    ['a role created without tags', iamCall('CreateRole', T0, { roleName: 'dev', assumeRolePolicyDocument: '{}' }), CONFIG, false],
-    ['a refused TagRole', iamCall('TagRole', T0, { roleName: 'dev', tags: [{ key: 'eks/111122223333/prod/username', value: 'dev' }] }, 'AccessDenied'), CONFIG, false],
-    ['a deleted role (its tags are unknown)', iamCall('DeleteRole', T0, { roleName: 'dev' }), CONFIG, true],
-    ['a user tag when the iam scanner reads no users', iamCall('TagUser', T0, { userName: 'a', tags: [{ key: 'eks/111122223333/prod/username', value: 'a' }] }), CONFIG, false],
-    ['a deleted user when the iam scanner reads no users', iamCall('DeleteUser', T0, { userName: 'a' }), CONFIG, false],
-    ['a deleted role without an iam scanner', iamCall('DeleteRole', T0, { roleName: 'dev' }), STATIC_ONLY, false],
-    ['a group membership change with an iam scanner', iamCall('AddUserToGroup', T0, { groupName: 'admins', userName: 'a' }), CONFIG, true],
-    ['a group membership change without one', iamCall('RemoveUserFromGroup', T0, { groupName: 'admins', userName: 'a' }), STATIC_ONLY, false],
-  ])('%s: relevant is %s', (_name, event, config, expected) => {
+    ['an update of the configured parameter', true, parameterStoreChange('/eks/prod/auth', T0), CONFIG],
+    ['its deletion', true, parameterStoreChange('/eks/prod/auth', T0, 'Delete'), CONFIG],
+    ['another parameter', false, parameterStoreChange('/eks/staging/auth', T0), CONFIG],
+    ['a new label on the configured parameter', false, parameterStoreChange('/eks/prod/auth', T0, 'LabelParameterVersion'), CONFIG],
+    ['a tag for this account and cluster', true, tagRole('dev', T0, { 'eks/111122223333/prod/username': 'dev' }), CONFIG],
+    ['a tag for another cluster', false, tagRole('dev', T0, { 'eks/111122223333/staging/username': 'dev' }), CONFIG],
+    ['a tag for another account', false, tagRole('dev', T0, { 'eks/999988887777/prod/username': 'dev' }), CONFIG],
+    ['a tag for any account when the config names none', true, tagRole('dev', T0, { 'eks/999988887777/prod/username': 'dev' }), IAM_ONLY_NO_ACCOUNT],
+    ['an untagged role\'s other tags', false, tagRole('dev', T0, { team: 'payments', 'eks-prod/username': 'x' }), CONFIG],
+    ['the removal of a read tag', true, iamCall('UntagRole', T0, { roleName: 'dev', tagKeys: ['eks/111122223333/prod/groups'] }), CONFIG],
+    ['a role created with a read tag', true, iamCall('CreateRole', T0, { roleName: 'dev', tags: [{ key: 'eks/111122223333/prod/username', value: 'dev' }] }), CONFIG],
+    ['a role created without tags', false, iamCall('CreateRole', T0, { roleName: 'dev', assumeRolePolicyDocument: '{}' }), CONFIG],
+    ['a refused TagRole', false, iamCall('TagRole', T0, { roleName: 'dev', tags: [{ key: 'eks/111122223333/prod/username', value: 'dev' }] }, 'AccessDenied'), CONFIG],
+    ['a deleted role (its tags are unknown)', true, iamCall('DeleteRole', T0, { roleName: 'dev' }), CONFIG],
+    ['a user tag when the iam scanner reads no users', false, iamCall('TagUser', T0, { userName: 'a', tags: [{ key: 'eks/111122223333/prod/username', value: 'a' }] }), CONFIG],
+    ['a deleted user when the iam scanner reads no users', false, iamCall('DeleteUser', T0, { userName: 'a' }), CONFIG],
+    ['a deleted role without an iam scanner', false, iamCall('DeleteRole', T0, { roleName: 'dev' }), STATIC_ONLY],
+    ['a group membership change with an iam scanner', true, iamCall('AddUserToGroup', T0, { groupName: 'admins', userName: 'a' }), CONFIG],
+    ['a group membership change without one', false, iamCall('RemoveUserFromGroup', T0, { groupName: 'admins', userName: 'a' }), STATIC_ONLY],
+  ])('%s: relevant is %s', (_name, expected, event, config) => {
     expect(relevance(must(event), config).relevant).toBe(expected);
   });
 
@@ -98,13 +98,13 @@ describe('relevance', () => {
   describe('an Identity Center assignment', () => {
     const accessEntries = (scanners: string) => parseConfig(`cluster: {name: prod, accountID: "111122223333"}\nsync: {target: accessEntries}\nscanners: ${scanners}`, 'test.yaml');
     test.each([
-      ['with an ssm source, for the access-entries target', accessEntries('[{type: ssm, ssm: {path: /p}}]'), '111122223333', true],
-      ['in another account', accessEntries('[{type: ssm, ssm: {path: /p}}]'), '444455556666', false],
-      ['with only aws-auth as the target', parseConfig('cluster: {name: prod}\nsync: {target: configMap}\nscanners: [{type: ssm, ssm: {path: /p}}]', 'test.yaml'), '111122223333', false],
-      ['with a static source that maps an Identity Center role',
-        accessEntries('[{type: static, static: {roles: [{rolearn: "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Dev_0123456789abcdef", username: dev}]}}]'), '111122223333', true],
-      ['with only a static source that maps none', accessEntries('[{type: static, static: {roles: [{rolearn: "arn:aws:iam::111122223333:role/dev", username: dev}]}}]'), '111122223333', false],
-    ])('%s: relevant is %s', (_name, config, account, expected) => {
+      ['with an ssm source, for the access-entries target', true, accessEntries('[{type: ssm, ssm: {path: /p}}]'), '111122223333'],
+      ['in another account', false, accessEntries('[{type: ssm, ssm: {path: /p}}]'), '444455556666'],
+      ['with only aws-auth as the target', false, parseConfig('cluster: {name: prod}\nsync: {target: configMap}\nscanners: [{type: ssm, ssm: {path: /p}}]', 'test.yaml'), '111122223333'],
+      ['with a static source that maps an Identity Center role', true,
+        accessEntries('[{type: static, static: {roles: [{rolearn: "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Dev_0123456789abcdef", username: dev}]}}]'), '111122223333'],
+      ['with only a static source that maps none', false, accessEntries('[{type: static, static: {roles: [{rolearn: "arn:aws:iam::111122223333:role/dev", username: dev}]}}]'), '111122223333'],
+    ])('%s: relevant is %s', (_name, expected, config, account) => {
       expect(relevance(must(accountAssignment('CreateAccountAssignment', T0, account)), config).relevant).toBe(expected);
     });
   });
