@@ -95,7 +95,8 @@ export interface SkippedEventResponse {
 }
 
 const ACCEPTED_PAYLOADS =
-  'a scheduled EventBridge event, {} or {"dryRun": true} for a dry run, or {"dryRun": false} to commit';
+  'a scheduled EventBridge event, {} or {"dryRun": true} for a dry run, or {"dryRun": false} to commit' +
+  ', or a change event (Parameter Store Change, or an IAM or Identity Center call via CloudTrail)';
 
 /**
  * Decides whether an event commits. Pure, so every kind of event is tested directly.
