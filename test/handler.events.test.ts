@@ -6,7 +6,6 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import type { Context } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
 import { parseConfig } from '../lambda/config.js';
 import { SETTLE_MS } from '../lambda/events.js';
@@ -16,6 +15,7 @@ import { iamCall, parameterStoreChange, tagRole } from './support/change-events.
 import { buildBundle, invokeBundle, logLine, metric, type Bundle, type Invocation } from './support/bundle.js';
 import { DEMO_CONFIG, startEnvironment, type Environment } from './support/environment.js';
 import { SCHEDULED_EVENT } from './support/events.js';
+import { captureConsole, lambdaContext, printPowertoolsOutput } from './support/lambda-context.js';
 
 const T0 = '2026-03-04T05:00:00Z';
 const T0_MS = Date.parse(T0);
@@ -51,38 +51,12 @@ const report: SyncReport = {
   warnings: [],
 };
 
-function lambdaContext(remainingMs: number): Context {
-  return {
-    callbackWaitsForEmptyEventLoop: true,
-    functionName: 'eks-auth-sync',
-    functionVersion: '$LATEST',
-    invokedFunctionArn: 'arn:aws:lambda:eu-west-1:111122223333:function:eks-auth-sync',
-    memoryLimitInMB: '256',
-    awsRequestId: 'c6af9ac6-7b61-11e6-9a41-93e812345678',
-    logGroupName: '/aws/lambda/eks-auth-sync',
-    logStreamName: '2026/03/04/[$LATEST]abc',
-    getRemainingTimeInMillis: () => remainingMs,
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
-}
-
 /**
  * A handler whose clock starts at `start` and moves only when it waits or a run takes `runMs`;
  * `runSync` resolves with the report, or rejects when `fail` says so for that run.
  */
 function setup(options: { start: number; env?: NodeJS.ProcessEnv; runMs?: number; fail?: (runIndex: number) => boolean }) {
-  const logs: Record<string, unknown>[] = [];
-  const metrics: Record<string, unknown>[] = [];
-  const capture = (line: unknown): void => {
-    const record = JSON.parse(String(line)) as Record<string, unknown>;
-    (record['_aws'] ? metrics : logs).push(record);
-  };
-  vi.spyOn(console, 'log').mockImplementation(capture);
-  vi.spyOn(console, 'info').mockImplementation(capture);
-  vi.spyOn(console, 'warn').mockImplementation(capture);
-  vi.spyOn(console, 'error').mockImplementation(capture);
+  const { logs, metrics } = captureConsole();
   const clock = { now: options.start };
   const reads: { at: number; commit: boolean }[] = [];
   const waits: number[] = [];
@@ -131,14 +105,7 @@ describe('parseInvocation with change events', () => {
 });
 
 describe('the handler, on change events', () => {
-  beforeEach(() => {
-    vi.stubEnv('POWERTOOLS_DEV', 'true');
-    vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'false');
-  });
-  afterEach(() => {
-    vi.unstubAllEnvs();
-    vi.restoreAllMocks();
-  });
+  printPowertoolsOutput();
 
   test('a change to the configured parameter commits once it has settled, and returns the change', async () => {
     const world = setup({ start: T0_MS + 2_000 });
