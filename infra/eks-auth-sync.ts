@@ -144,7 +144,8 @@ export interface EksAuthSyncProps {
 
 /**
  * Keeps an EKS cluster's aws-auth ConfigMap, or its access entries (`sync.target`), in step with
- * its sources on a schedule, and on change events with `events`. A manual invoke is a dry run unless its payload is `{"dryRun": false}`.
+ * its sources on a schedule, and on change events with `events`. A manual invoke is a dry run
+ * unless its payload is `{"dryRun": false}`.
  */
 export class EksAuthSync extends Construct {
   /** The validated configuration the function runs with. */

@@ -2,8 +2,8 @@
  * Lambda entry: event → options → runSync → JSON response. Everything else lives in the core.
  *
  * A scheduled EventBridge event commits, and so does a relevant change event (lambda/events.ts);
- * any other invoke is a dry run unless it says `{"dryRun": false}`. `DRY_RUN_ONLY=true` makes every run a dry run. A failure is thrown so
- * Lambda records it; the stack's alarms read the metrics: a guard refusal or an invalid config
+ * any other invoke is a dry run unless it says `{"dryRun": false}`. `DRY_RUN_ONLY=true` makes
+ * every run a dry run. A failure is thrown so Lambda records it; the stack's alarms read the metrics: a guard refusal or an invalid config
  * at once, anything else (throttling, a cluster briefly unreachable) only when no scheduled run
  * has succeeded for a while, since the next run usually repairs it.
  */
@@ -179,8 +179,12 @@ export function createHandler(deps: HandlerDeps): LambdaHandler {
           return { skipped: true, reason: decision.reason };
         }
         logger.info(`event accepted: ${decision.reason}`, { event: seen });
-        // Both bounds of the wait are at most a settle period (and its second) away.
-        const wait = Math.min(decision.readAt - deps.now(), SETTLE_MS + 1_000);
+        // At most a settle period (and its second), and never more than half the time left to the
+        // deadline, so a short timeout still leaves the run its time; the ledger records the read
+        // start as it was, so a shortened wait never makes a later event look seen.
+        const now = deps.now();
+        const halfLeft = options.deadline ? (options.deadline.getTime() - now) / 2 : Infinity;
+        const wait = Math.min(decision.readAt - now, SETTLE_MS + 1_000, halfLeft);
         if (wait > 0) await sleep(wait);
         readStarted = deps.now();
         ledger.eventRunStarted(readStarted);

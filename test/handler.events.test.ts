@@ -80,10 +80,10 @@ function setup(options: { start: number; env?: NodeJS.ProcessEnv; runMs?: number
     metrics: new Metrics({ namespace: 'EksAuthSync', serviceName: 'eks-auth-sync' }),
   });
   /** Delivers `event` at `deliveredAt` or when the previous invoke ended, whichever is later. */
-  const deliver = async (event: unknown, deliveredAt: number) => {
+  const deliver = async (event: unknown, deliveredAt: number, remainingMs = 120_000) => {
     clock.now = Math.max(clock.now, deliveredAt);
     try {
-      return await handler(event, lambdaContext(120_000));
+      return await handler(event, lambdaContext(remainingMs));
     } catch (error) {
       return error;
     }
@@ -118,6 +118,13 @@ describe('the handler, on change events', () => {
       trigger: 'event',
       cluster: 'prod',
     }));
+  });
+
+  test('with a short timeout, the wait takes at most half the time left before the deadline', async () => {
+    const world = setup({ start: T0_MS });
+    // 24 s left: the deadline is 14 s away, so the run waits 7 s rather than the 11 s to settle.
+    await world.deliver(parameterStoreChange('/eks/prod/auth', T0), T0_MS, 24_000);
+    expect(world.waits).toEqual([7_000]);
   });
 
   test('an event that settled long ago runs at once', async () => {
