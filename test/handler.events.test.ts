@@ -200,9 +200,10 @@ describe('the handler, on change events', () => {
 describe('the deployed bundle, on change events', { timeout: 120_000 }, () => {
   let bundle: Bundle;
   let world: Environment;
+  // Bundling takes a few seconds idle and much longer on busy cores.
   beforeAll(() => {
     bundle = buildBundle({ config: DEMO_CONFIG });
-  });
+  }, 180_000);
   afterAll(() => bundle.dispose());
   beforeEach(async () => {
     world = await startEnvironment();
