@@ -10,14 +10,18 @@ import { App, Stack, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { parseYamlText } from '../lambda/config.js';
 import { EksAuthSync } from './eks-auth-sync.js';
+import { IamEventForwarder } from './events.js';
 import { settingsFromConfig } from './settings.js';
 
 const app = new App();
 const configFile: unknown = app.node.tryGetContext('config');
 if (typeof configFile !== 'string') throw new Error('Give the config file: npx cdk synth -c config=FILE.yaml');
 const path = resolve(configFile);
-const { stackName, props } = settingsFromConfig(parseYamlText(readFileSync(path, 'utf8'), path), path);
+const { stackName, props, iamEventForwarder } = settingsFromConfig(parseYamlText(readFileSync(path, 'utf8'), path), path);
 const stackNameOverride: unknown = app.node.tryGetContext('stackName');
-const stack = new Stack(app, typeof stackNameOverride === 'string' ? stackNameOverride : stackName ?? 'EksAuthSync');
+const mainStackName = typeof stackNameOverride === 'string' ? stackNameOverride : stackName ?? 'EksAuthSync';
+const stack = new Stack(app, mainStackName);
 new EksAuthSync(stack, 'EksAuthSync', props);
+// Event-driven sync: IAM's events arrive only in us-east-1; this companion stack forwards them.
+if (iamEventForwarder) new IamEventForwarder(app, `${mainStackName}-IamEvents`, iamEventForwarder);
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

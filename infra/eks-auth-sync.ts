@@ -22,6 +22,7 @@ import { METRIC, METRIC_NAMESPACE, metricDimensions } from '../lambda/metric-nam
 import { OWNED_TAG } from '../lambda/targets/access-entries/plan.js';
 import { leastPrivilegeStatements } from './policy.js';
 import { HANDLER_BUNDLE } from './bundling.js';
+import { ChangeEventRules, type ChangeEventTriggers } from './events.js';
 
 const NAG_SPELLING = { partition: '<AWS::Partition>', account: '<AWS::AccountId>', region: '<AWS::Region>', urlSuffix: '<AWS::URLSuffix>' };
 
@@ -129,11 +130,20 @@ export interface EksAuthSyncProps {
    * @default 'eks-auth-sync'
    */
   readonly kubernetesUsername?: string;
+
+  /**
+   * Event-driven sync: the change events that invoke the function besides the schedule (see
+   * infra/events.ts). The function's reserved concurrency of 1 and the handler's coalescing rule
+   * turn a burst of events into one run.
+   * @default - none; only the schedule runs the sync
+   */
+  readonly events?: ChangeEventTriggers;
 }
 
 /**
  * Keeps an EKS cluster's aws-auth ConfigMap, or its access entries (`sync.target`), in step with
- * its sources on a schedule. A manual invoke is a dry run unless its payload is `{"dryRun": false}`.
+ * its sources on a schedule, and on change events with `events`. A manual invoke is a dry run
+ * unless its payload is `{"dryRun": false}`.
  */
 export class EksAuthSync extends Construct {
   /** The validated configuration the function runs with. */
@@ -150,6 +160,8 @@ export class EksAuthSync extends Construct {
   readonly invalidConfigAlarm: cloudwatch.Alarm;
   /** Present when `createAccessEntry` is set. */
   readonly accessEntry?: eks.CfnAccessEntry;
+  /** Present when `events` is set: the rules of event-driven sync. */
+  readonly changeEvents?: ChangeEventRules;
 
   constructor(scope: Construct, id: string, props: EksAuthSyncProps) {
     super(scope, id);
@@ -241,6 +253,8 @@ export class EksAuthSync extends Construct {
       schedule,
       targets: [new targets.LambdaFunction(this.function, { retryAttempts: 0 })],
     });
+
+    if (props.events) this.changeEvents = new ChangeEventRules(this, 'ChangeEvents', this.function, this.config, props.events);
 
     const cluster = this.config.cluster.name;
     const metric = (metricName: string, period: Duration): cloudwatch.Metric =>

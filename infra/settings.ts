@@ -10,9 +10,10 @@ import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
-import { validateConfig } from '../lambda/config.js';
+import { validateConfig, type Config } from '../lambda/config.js';
 import { ConfigError } from '../lambda/errors.js';
 import type { EksAuthSyncProps } from './eks-auth-sync.js';
+import { IAM_EVENTS_REGION } from './events.js';
 
 /**
  * The retention periods CloudWatch Logs accepts. `RetentionDays.INFINITE` (9999) is CDK's
@@ -26,6 +27,11 @@ export interface AppSettings {
   /** `deployment.stackName`, if the file sets one. */
   readonly stackName?: string;
   readonly props: EksAuthSyncProps;
+  /**
+   * Event-driven sync: present when IAM's events must be forwarded from us-east-1 to the
+   * function's region (an `IamEventForwarder` stack).
+   */
+  readonly iamEventForwarder?: { readonly targetRegion: string };
 }
 
 /**
@@ -38,7 +44,8 @@ export interface AppSettings {
  * @throws ConfigError naming the path of every problem (`deployment.timeoutSeconds: must be at most 900`).
  */
 export function settingsFromConfig(document: unknown, configFile: string): AppSettings {
-  const d = validateConfig(document, configFile).deployment ?? {};
+  const validated = validateConfig(document, configFile);
+  const d = validated.deployment ?? {};
   if (d.logRetentionDays !== undefined && !RETENTION_DAYS.includes(d.logRetentionDays)) {
     throw new ConfigError(`${configFile}: deployment.logRetentionDays: expected one of ${RETENTION_DAYS.join(', ')}`);
   }
@@ -56,8 +63,29 @@ export function settingsFromConfig(document: unknown, configFile: string): AppSe
     ...(d.createAccessEntry !== undefined && { createAccessEntry: d.createAccessEntry }),
     ...(d.kubernetesGroup !== undefined && { kubernetesGroup: d.kubernetesGroup }),
     ...(d.kubernetesUsername !== undefined && { kubernetesUsername: d.kubernetesUsername }),
+    ...(d.events !== undefined && { events: { ssm: d.events.ssm ?? false, iam: d.events.iam ?? false, identityCenter: d.events.identityCenter ?? false } }),
   };
-  return d.stackName === undefined ? { props } : { stackName: d.stackName, props };
+  const forwarder = iamEventForwarder(validated, configFile);
+  return {
+    ...(d.stackName === undefined ? {} : { stackName: d.stackName }),
+    props,
+    ...(forwarder === undefined ? {} : { iamEventForwarder: forwarder }),
+  };
+}
+
+/**
+ * Event-driven sync: where IAM's events go when `deployment.events.iam` is set. The function's
+ * region must be known at synth (the stack itself is environment-agnostic); none is needed in
+ * us-east-1, where they arrive.
+ */
+function iamEventForwarder(config: Config, configFile: string): { targetRegion: string } | undefined {
+  const settings = config.deployment?.events;
+  if (!settings?.iam) return undefined;
+  const region = settings.region ?? config.cluster.region;
+  if (region === undefined) {
+    throw new ConfigError(`${configFile}: deployment.events.region: required with deployment.events.iam (or set cluster.region): the us-east-1 forwarder sends IAM's events to the function's region`);
+  }
+  return region === IAM_EVENTS_REGION ? undefined : { targetRegion: region };
 }
 
 /**

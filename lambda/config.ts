@@ -267,6 +267,18 @@ const deploymentSection = z.strictObject({
     /^[A-Za-z][A-Za-z0-9-]{0,127}$/,
     'expected a CloudFormation stack name: a letter, then letters, digits and -, at most 128 characters',
   ))),
+  // Event-driven sync (lambda/events.ts, infra/events.ts): which change events trigger a run
+  // besides the schedule. Each is off unless set.
+  events: z.optional(z.strictObject({
+    /** Parameter Store Change events for the ssm scanners' parameters. */
+    ssm: z.optional(z.boolean()),
+    /** IAM's CloudTrail events, forwarded from us-east-1 by a companion stack. */
+    iam: z.optional(z.boolean()),
+    /** Identity Center account assignments, in the function's region and account. */
+    identityCenter: z.optional(z.boolean()),
+    /** The function's region, where the forwarder sends IAM's events. @default cluster.region */
+    region: z.optional(z.string().check(z.regex(/^[a-z]{2}(?:-[a-z]+)+-\d$/, 'expected an AWS region such as eu-west-1'))),
+  })),
 });
 
 const scannerBase = { name: z.optional(z.string().check(z.minLength(1))), aws: z.optional(awsSettings) };

@@ -1,9 +1,9 @@
 /**
  * Lambda entry: event → options → runSync → JSON response. Everything else lives in the core.
  *
- * A scheduled EventBridge event commits; any other invoke is a dry run unless it says
- * `{"dryRun": false}`. `DRY_RUN_ONLY=true` makes every run a dry run. A failure is thrown so
- * Lambda records it; the stack's alarms read the metrics: a guard refusal or an invalid config
+ * A scheduled EventBridge event commits, and so does a relevant change event (lambda/events.ts);
+ * any other invoke is a dry run unless it says `{"dryRun": false}`. `DRY_RUN_ONLY=true` makes
+ * every run a dry run. A failure is thrown so Lambda records it; the stack's alarms read the metrics: a guard refusal or an invalid config
  * at once, anything else (throttling, a cluster briefly unreachable) only when no scheduled run
  * has succeeded for a while, since the next run usually repairs it.
  */
@@ -14,6 +14,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { loadConfig, type Config } from './config.js';
 import { ConfigError, GuardRefusalError, InvalidInvocationError, TargetsFailedError } from './errors.js';
+import { changeEventOf, decide, RunLedger, SETTLE_MS, type ChangeEvent } from './events.js';
 import { METRIC, METRIC_NAMESPACE, METRIC_SERVICE } from './metric-names.js';
 import { runSync, type RunOptions, type SyncReport } from './sync.js';
 
@@ -82,11 +83,20 @@ export function responseOf(report: SyncReport): HandlerResponse {
 /** How an event is to be handled. */
 export interface Invocation {
   commit: boolean;
-  trigger: 'schedule' | 'manual';
+  trigger: 'schedule' | 'manual' | 'event';
+  /** For trigger `event`: the change it announces. */
+  change?: ChangeEvent;
+}
+
+/** What the function returns for a change event it did not run for. */
+export interface SkippedEventResponse {
+  skipped: true;
+  reason: string;
 }
 
 const ACCEPTED_PAYLOADS =
-  'a scheduled EventBridge event, {} or {"dryRun": true} for a dry run, or {"dryRun": false} to commit';
+  'a scheduled EventBridge event, {} or {"dryRun": true} for a dry run, or {"dryRun": false} to commit' +
+  ', or a change event (Parameter Store Change, or an IAM or Identity Center call via CloudTrail)';
 
 /**
  * Decides whether an event commits. Pure, so every kind of event is tested directly.
@@ -105,6 +115,8 @@ export function parseInvocation(event: unknown, options: { dryRunOnly: boolean }
   if (fields['source'] === 'aws.events' && fields['detail-type'] === 'Scheduled Event') {
     return force({ commit: true, trigger: 'schedule' });
   }
+  const change = changeEventOf(event);
+  if (change) return force({ commit: true, trigger: 'event', change });
   const unknownKeys = Object.keys(fields).filter((key) => key !== 'dryRun');
   if (unknownKeys.length > 0) {
     throw new InvalidInvocationError(
@@ -133,12 +145,17 @@ export interface HandlerDeps {
   now: () => number;
   logger: Logger;
   metrics: Metrics;
+  /** Waits before an event's run reads (the settle delay); setTimeout unless a test replaces it. */
+  sleep?: (ms: number) => Promise<void>;
 }
 
-type LambdaHandler = (event: unknown, context?: Context) => Promise<HandlerResponse>;
+type LambdaHandler = (event: unknown, context?: Context) => Promise<HandlerResponse | SkippedEventResponse>;
 
 /** Builds the handler around its dependencies. */
 export function createHandler(deps: HandlerDeps): LambdaHandler {
+  // One per container: the coalescing rule's memory of the last successful runs.
+  const ledger = new RunLedger();
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   return async (event, context) => {
     const started = deps.now();
     const { metrics, logger } = deps;
@@ -150,7 +167,30 @@ export function createHandler(deps: HandlerDeps): LambdaHandler {
       logger.appendKeys({ cluster: config.cluster.name, trigger: invocation.trigger });
       const options: RunOptions = { config, configDir, commit: invocation.commit };
       if (context) options.deadline = new Date(started + context.getRemainingTimeInMillis() - DEADLINE_SAFETY_MARGIN_MS);
+      // Event-driven sync (lambda/events.ts): an irrelevant or already-seen change is skipped; a
+      // relevant one waits until it has settled, so a burst of writes lands in this one run.
+      let readStarted = started;
+      if (invocation.change) {
+        const decision = decide(invocation.change, config, ledger, invocation.commit);
+        const seen = { kind: invocation.change.kind, time: new Date(invocation.change.time).toISOString() };
+        if (!decision.run) {
+          metrics.addMetric(METRIC.eventsSkipped, MetricUnit.Count, 1);
+          logger.info(`event skipped: ${decision.reason}`, { event: seen });
+          return { skipped: true, reason: decision.reason };
+        }
+        logger.info(`event accepted: ${decision.reason}`, { event: seen });
+        // At most a settle period (and its second), and never more than half the time left to the
+        // deadline, so a short timeout still leaves the run its time; the ledger records the read
+        // start as it was, so a shortened wait never makes a later event look seen.
+        const now = deps.now();
+        const halfLeft = options.deadline ? (options.deadline.getTime() - now) / 2 : Infinity;
+        const wait = Math.min(decision.readAt - now, SETTLE_MS + 1_000, halfLeft);
+        if (wait > 0) await sleep(wait);
+        readStarted = deps.now();
+        ledger.eventRunStarted(readStarted);
+      }
       const report = await deps.runSync(options);
+      ledger.completed({ readStarted, commit: invocation.commit });
       const response = responseOf(report);
       metrics.addMetric('MappingsDesired', MetricUnit.Count, report.desired.roles + report.desired.users);
       metrics.addMetric('EntriesAdded', MetricUnit.Count, report.change?.added.length ?? 0);

@@ -17,6 +17,8 @@ export const METRIC = {
   guardRefusals: 'GuardRefusals',
   /** 1 for each run that stopped on an invalid config or mappings document. */
   invalidConfig: 'InvalidConfig',
+  /** 1 for each change event skipped as irrelevant or already seen by a run (lambda/events.ts). */
+  eventsSkipped: 'EventsSkipped',
 } as const;
 
 /**

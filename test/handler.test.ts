@@ -5,8 +5,7 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import type { Context } from 'aws-lambda';
-import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import type { PlannedEntry } from '../lambda/targets/awsauth/index.js';
 import { parseConfig } from '../lambda/config.js';
 import { ConfigError, EksAuthSyncError, GuardRefusalError, InvalidInvocationError } from '../lambda/errors.js';
@@ -14,6 +13,7 @@ import { createHandler, DEADLINE_SAFETY_MARGIN_MS, parseInvocation } from '../la
 import { metricDimensions } from '../lambda/metric-names.js';
 import type { RunOptions, SyncReport } from '../lambda/sync.js';
 import { SCHEDULED_EVENT } from './support/events.js';
+import { captureConsole, lambdaContext, printPowertoolsOutput, type Emitted } from './support/lambda-context.js';
 
 
 describe('parseInvocation', () => {
@@ -74,39 +74,9 @@ const report: SyncReport = {
   warnings: [{ source: 'iam[1]', subject: 'arn:aws:iam::111122223333:role/bad', message: 'empty username tag' }],
 };
 
-function lambdaContext(remainingMs: number): Context {
-  return {
-    callbackWaitsForEmptyEventLoop: true,
-    functionName: 'eks-auth-sync',
-    functionVersion: '$LATEST',
-    invokedFunctionArn: 'arn:aws:lambda:eu-west-1:111122223333:function:eks-auth-sync',
-    memoryLimitInMB: '256',
-    awsRequestId: 'c6af9ac6-7b61-11e6-9a41-93e812345678',
-    logGroupName: '/aws/lambda/eks-auth-sync',
-    logStreamName: '2026/03/04/[$LATEST]abc',
-    getRemainingTimeInMillis: () => remainingMs,
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
-}
-
-interface Emitted {
-  logs: Record<string, unknown>[];
-  metrics: Record<string, unknown>[];
-}
-
 /** A handler around `runSync`, with Powertools printing to the (spied) global console. */
 function setup(runSync: (options: RunOptions) => Promise<SyncReport>, env: NodeJS.ProcessEnv = {}) {
-  const emitted: Emitted = { logs: [], metrics: [] };
-  const capture = (line: unknown): void => {
-    const record = JSON.parse(String(line)) as Record<string, unknown>;
-    (record['_aws'] ? emitted.metrics : emitted.logs).push(record);
-  };
-  vi.spyOn(console, 'log').mockImplementation(capture);
-  vi.spyOn(console, 'info').mockImplementation(capture);
-  vi.spyOn(console, 'warn').mockImplementation(capture);
-  vi.spyOn(console, 'error').mockImplementation(capture);
+  const emitted = captureConsole();
   let clock = 1_000_000;
   const run = vi.fn(runSync);
   const handler = createHandler({
@@ -127,14 +97,7 @@ function metricValues(emitted: Emitted): Record<string, unknown> {
 }
 
 describe('the handler', () => {
-  beforeEach(() => {
-    vi.stubEnv('POWERTOOLS_DEV', 'true');
-    vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'false');
-  });
-  afterEach(() => {
-    vi.unstubAllEnvs();
-    vi.restoreAllMocks();
-  });
+  printPowertoolsOutput();
 
   test('a scheduled run commits, with a deadline ahead of the Lambda timeout, and returns the change', async () => {
     const { handler, run } = setup(() => Promise.resolve(report));
@@ -247,7 +210,7 @@ describe('the handler', () => {
   test('a run that did not reach the cluster reports no change and zero changed entries', async () => {
     const { handler, emitted } = setup(() => Promise.resolve({ ...report, committed: false, dryRun: true, change: null }));
     const response = await handler({ dryRun: true });
-    expect(response.change).toBeNull();
+    expect(response).toMatchObject({ change: null });
     expect(metricValues(emitted)).toMatchObject({ EntriesAdded: 0, EntriesRemoved: 0, EntriesChanged: 0 });
   });
 

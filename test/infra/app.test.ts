@@ -77,6 +77,17 @@ describe('the CDK app (infra/app.ts)', { timeout: 120_000 }, () => {
     expect(templates).toEqual(['Override.template.json']);
   });
 
+  // Event-driven sync: the us-east-1 forwarder is a second stack of the same app.
+  test('deployment.events.iam adds the us-east-1 stack that forwards IAM\'s events to the function\'s region', async () => {
+    const file = configFile(CONFIG.replace('cluster: {name: prod-cluster}', 'cluster: {name: prod-cluster, region: eu-west-1}') + '  events: {iam: true}\n');
+    const { outdir, templates } = await synth({ config: file });
+    expect(templates.sort()).toEqual(['EksAuthSync-from-file-IamEvents.template.json', 'EksAuthSync-from-file.template.json']);
+    const manifest = JSON.parse(readFileSync(join(outdir, 'manifest.json'), 'utf8')) as { artifacts: Record<string, { environment?: string }> };
+    expect(manifest.artifacts['EksAuthSync-from-file-IamEvents']?.environment).toBe('aws://unknown-account/us-east-1');
+    const forwarder = Template.fromJSON(JSON.parse(readFileSync(join(outdir, 'EksAuthSync-from-file-IamEvents.template.json'), 'utf8')));
+    forwarder.hasResourceProperties('AWS::Events::Rule', { EventPattern: Match.objectLike({ source: ['aws.iam'] }) });
+  });
+
   test('a bad deployment value fails the synth with the file and the field path', async () => {
     const file = configFile(CONFIG.replace('timeoutSeconds: 300', 'timeoutSeconds: 1200'));
     await expect(synth({ config: file })).rejects.toThrow(`${file}: deployment.timeoutSeconds: must be at most 900`);
