@@ -23,6 +23,7 @@
  * whether to run now; it never narrows what the run reads.
  */
 import type { Config, ScannerConfig } from './config.js';
+import { permissionSetOf, SSO_ROLE_PATH } from './scanners/identity-center.js';
 
 /** The CloudTrail detail type on EventBridge. */
 export const CLOUDTRAIL_DETAIL_TYPE = 'AWS API Call via CloudTrail';
@@ -143,16 +144,21 @@ function tagPrefixPatterns(scanners: IamScanner[], config: Config): RegExp[] {
 }
 
 /**
- * The IAM groups whose membership can change a mapping: the one place group-reading sources plug
- * in. No source reads group membership yet, so any group counts while an iam scanner exists,
- * and none without one.
+ * The IAM groups whose membership can change a mapping: those the iamGroups scanners map, in
+ * lower case (IAM group names are case-insensitive). Tags never depend on group membership.
  */
-export function relevantGroupNames(config: Config): 'any' | ReadonlySet<string> {
-  return iamScanners(config).length > 0 ? 'any' : new Set();
+export function relevantGroupNames(config: Config): ReadonlySet<string> {
+  return new Set(config.scanners.flatMap((s) => (s.type === 'iamGroups' ? s.iamGroups.groups.map((g) => g.name.toLowerCase()) : [])));
+}
+
+/** The permission sets the identityCenter scanners map. */
+function mappedPermissionSets(config: Config): ReadonlySet<string> {
+  return new Set(config.scanners.flatMap((s) => (s.type === 'identityCenter' ? s.identityCenter.permissionSets.map((p) => p.name) : [])));
 }
 
 /** Whether a non-iam scanner's mappings may name an Identity Center role (AWSReservedSSO_…). */
 function mayMapIdentityCenterRole(scanner: ScannerConfig): boolean {
+  if (scanner.type === 'identityCenter') return true;
   if (scanner.type === 'static') return scanner.static.roles.some((r) => r.rolearn.includes('/AWSReservedSSO_'));
   // A file's or a parameter's content is not known without reading it.
   return scanner.type === 'file' || scanner.type === 'ssm';
@@ -186,6 +192,10 @@ export function relevance(change: ChangeEvent, config: Config): Relevance {
     case 'identityCenter': {
       const what = `Identity Center ${change.eventName}${change.accountId === undefined ? '' : ` in account ${change.accountId}`}`;
       if (change.failed) return { relevant: false, reason: `${what} failed, so nothing changed` };
+      // Provisioned again, a permission set's role gets a new suffix: the ARN every target holds changes.
+      if (mappedPermissionSets(config).size > 0) {
+        return { relevant: true, reason: `${what} may create or remove the role of a permission set an identityCenter scanner maps` };
+      }
       if (config.sync.target === 'configMap') {
         return { relevant: false, reason: `${what}: an aws-auth entry does not depend on its role existing, and sync.target is configMap` };
       }
@@ -207,11 +217,14 @@ function iamRelevance(change: Extract<ChangeEvent, { kind: 'iam' }>, config: Con
   const kind = change.eventName.endsWith('Role') ? 'role' : 'user';
   const scanners = iamScanners(config).filter((s) => (kind === 'role' ? !s.iam.disableRoleScan : !s.iam.disableUserScan));
   if (change.eventName === 'AddUserToGroup' || change.eventName === 'RemoveUserFromGroup') {
-    const groups = relevantGroupNames(config);
-    const read = groups === 'any' || (change.groupName !== undefined && groups.has(change.groupName));
+    const read = change.groupName !== undefined && relevantGroupNames(config).has(change.groupName.toLowerCase());
     return read
-      ? { relevant: true, reason: `${what}: group membership may change a mapping` }
-      : { relevant: false, reason: `${what}: no source reads this group` };
+      ? { relevant: true, reason: `${what}: an iamGroups scanner maps this group` }
+      : { relevant: false, reason: `${what}: no iamGroups scanner maps this group` };
+  }
+  const permissionSet = change.roleName === undefined ? undefined : permissionSetOf({ name: change.roleName, path: SSO_ROLE_PATH });
+  if ((change.eventName === 'CreateRole' || change.eventName === 'DeleteRole') && permissionSet !== undefined && mappedPermissionSets(config).has(permissionSet)) {
+    return { relevant: true, reason: `${what}: the role of permission set ${permissionSet}, which an identityCenter scanner maps` };
   }
   if (scanners.length === 0) return { relevant: false, reason: `${what}: no iam scanner reads ${kind}s` };
   if (change.eventName === 'DeleteRole' || change.eventName === 'DeleteUser') {

@@ -21,6 +21,12 @@ scanners:
   - {type: iam, iam: {disableUserScan: true}}
 `, 'test.yaml');
 const IAM_ONLY_NO_ACCOUNT = parseConfig('cluster: {name: prod}\nscanners: [{type: iam, iam: {}}]', 'test.yaml');
+const GROUPS_AND_SSO = parseConfig([
+  'cluster: {name: prod}',
+  'scanners:',
+  '  - {type: iamGroups, iamGroups: {groups: [{name: Admins, groups: [admins]}, {name: developers, groups: [dev]}]}}',
+  '  - {type: identityCenter, identityCenter: {permissionSets: [{name: Admin, groups: [admins]}]}}',
+].join('\n'), 'test.yaml');
 const STATIC_ONLY = parseConfig('cluster: {name: prod}\nscanners: [{type: static, static: {roles: [{rolearn: "arn:aws:iam::111122223333:role/dev", username: dev}]}}]', 'test.yaml');
 
 const must = (event: unknown) => {
@@ -82,8 +88,13 @@ describe('relevance', () => {
     ['a user tag when the iam scanner reads no users', false, iamCall('TagUser', T0, { userName: 'a', tags: [{ key: 'eks/111122223333/prod/username', value: 'a' }] }), CONFIG],
     ['a deleted user when the iam scanner reads no users', false, iamCall('DeleteUser', T0, { userName: 'a' }), CONFIG],
     ['a deleted role without an iam scanner', false, iamCall('DeleteRole', T0, { roleName: 'dev' }), STATIC_ONLY],
-    ['a group membership change with an iam scanner', true, iamCall('AddUserToGroup', T0, { groupName: 'admins', userName: 'a' }), CONFIG],
-    ['a group membership change without one', false, iamCall('RemoveUserFromGroup', T0, { groupName: 'admins', userName: 'a' }), STATIC_ONLY],
+    ['a membership change of a group an iamGroups scanner maps (names compared as IAM does)', true, iamCall('AddUserToGroup', T0, { groupName: 'Admins', userName: 'a' }), GROUPS_AND_SSO],
+    ['a membership change of a group no scanner maps', false, iamCall('RemoveUserFromGroup', T0, { groupName: 'interns', userName: 'a' }), GROUPS_AND_SSO],
+    ['a group membership change with only a tag-reading iam scanner', false, iamCall('AddUserToGroup', T0, { groupName: 'admins', userName: 'a' }), CONFIG],
+    ['a group membership change without any iam source', false, iamCall('RemoveUserFromGroup', T0, { groupName: 'admins', userName: 'a' }), STATIC_ONLY],
+    ['the creation of a mapped permission set\'s role', true, iamCall('CreateRole', T0, { roleName: 'AWSReservedSSO_Admin_0123456789abcdef' }), GROUPS_AND_SSO],
+    ['the deletion of a mapped permission set\'s role', true, iamCall('DeleteRole', T0, { roleName: 'AWSReservedSSO_Admin_0123456789abcdef' }), GROUPS_AND_SSO],
+    ['the creation of another permission set\'s role', false, iamCall('CreateRole', T0, { roleName: 'AWSReservedSSO_Admin_Extra_0123456789abcdef' }), GROUPS_AND_SSO],
   ])('%s: relevant is %s', (_name, expected, event, config) => {
     expect(relevance(must(event), config).relevant).toBe(expected);
   });
@@ -103,15 +114,17 @@ describe('relevance', () => {
       ['with only aws-auth as the target', false, parseConfig('cluster: {name: prod}\nsync: {target: configMap}\nscanners: [{type: ssm, ssm: {path: /p}}]', 'test.yaml'), '111122223333'],
       ['with a static source that maps an Identity Center role', true,
         accessEntries('[{type: static, static: {roles: [{rolearn: "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Dev_0123456789abcdef", username: dev}]}}]'), '111122223333'],
+      ['with an identityCenter scanner, whatever the target (a new role has a new ARN)', true,
+        parseConfig('cluster: {name: prod}\nsync: {target: configMap}\nscanners: [{type: identityCenter, identityCenter: {permissionSets: [{name: Admin, groups: [admins]}]}}]', 'test.yaml'), '111122223333'],
       ['with only a static source that maps none', false, accessEntries('[{type: static, static: {roles: [{rolearn: "arn:aws:iam::111122223333:role/dev", username: dev}]}}]'), '111122223333'],
     ])('%s: relevant is %s', (_name, expected, config, account) => {
       expect(relevance(must(accountAssignment('CreateAccountAssignment', T0, account)), config).relevant).toBe(expected);
     });
   });
 
-  test('group names plug in at one place: any group while only tag-reading scanners exist', () => {
-    expect(relevantGroupNames(CONFIG)).toBe('any');
-    expect(relevantGroupNames(STATIC_ONLY)).toEqual(new Set());
+  test('the groups whose membership matters are those iamGroups scanners map, in lower case', () => {
+    expect(relevantGroupNames(GROUPS_AND_SSO)).toEqual(new Set(['admins', 'developers']));
+    expect(relevantGroupNames(CONFIG)).toEqual(new Set());
   });
 });
 
