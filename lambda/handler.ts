@@ -12,8 +12,10 @@ import { fileURLToPath } from 'node:url';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
-import { loadConfig, type Config } from './config.js';
-import { ConfigError, GuardRefusalError, InvalidInvocationError, TargetsFailedError } from './errors.js';
+import { isFleetConfig, loadAnyConfig, type AnyConfig, type FleetConfig } from './config.js';
+import { ConfigError, FleetFailedError, InvalidInvocationError, isGuardRefusal, TargetsFailedError } from './errors.js';
+import { clusterNames } from './fleet.js';
+import { handleFleet, type FleetResponse } from './handler-fleet.js';
 import { METRIC, METRIC_NAMESPACE, METRIC_SERVICE } from './metric-names.js';
 import { runSync, type RunOptions, type SyncReport } from './sync.js';
 
@@ -125,20 +127,26 @@ function describe(value: unknown): string {
 }
 
 /** What the handler needs from the outside world; tests replace any of it. */
-export interface HandlerDeps {
+export interface HandlerDeps<C extends AnyConfig = AnyConfig> {
   runSync: (options: RunOptions) => Promise<SyncReport>;
   /** Loads the config once per container. */
-  loadConfig: () => Promise<{ config: Config; configDir: string }>;
+  loadConfig: () => Promise<{ config: C; configDir: string }>;
   env: NodeJS.ProcessEnv;
   now: () => number;
   logger: Logger;
   metrics: Metrics;
 }
 
-type LambdaHandler = (event: unknown, context?: Context) => Promise<HandlerResponse>;
+/** A `clusters:` config's response: each cluster's {@link HandlerResponse}, or its error. */
+export type FleetHandlerResponse = FleetResponse<HandlerResponse>;
+
+/** The response for a config of type `C`: a `cluster:` config's, a `clusters:` config's, or either. */
+export type ResponseFor<C extends AnyConfig> = C extends FleetConfig ? FleetHandlerResponse : HandlerResponse;
+
+type LambdaHandler<C extends AnyConfig = AnyConfig> = (event: unknown, context?: Context) => Promise<ResponseFor<C>>;
 
 /** Builds the handler around its dependencies. */
-export function createHandler(deps: HandlerDeps): LambdaHandler {
+export function createHandler<C extends AnyConfig>(deps: HandlerDeps<C>): LambdaHandler<C> {
   return async (event, context) => {
     const started = deps.now();
     const { metrics, logger } = deps;
@@ -146,26 +154,29 @@ export function createHandler(deps: HandlerDeps): LambdaHandler {
     try {
       const invocation = parseInvocation(event, { dryRunOnly: deps.env['DRY_RUN_ONLY'] === 'true' });
       const { config, configDir } = await deps.loadConfig();
+      // ---- many clusters (clusters:): each cluster's metrics under its own dimension, see handler-fleet.ts
+      if (isFleetConfig(config)) {
+        logger.appendKeys({ clusters: clusterNames(config), trigger: invocation.trigger });
+        const options: Omit<RunOptions, 'config'> = { configDir, commit: invocation.commit };
+        if (context) options.deadline = new Date(started + context.getRemainingTimeInMillis() - DEADLINE_SAFETY_MARGIN_MS);
+        const response = await handleFleet({ ...deps, reportMetrics, responseOf }, config, options);
+        if (invocation.trigger === 'schedule') metrics.addMetric(METRIC.scheduledRunSucceeded, MetricUnit.Count, 1);
+        return response as ResponseFor<C>;
+      }
+      // ---- end of many clusters
       metrics.addDimension('cluster', config.cluster.name);
       logger.appendKeys({ cluster: config.cluster.name, trigger: invocation.trigger });
       const options: RunOptions = { config, configDir, commit: invocation.commit };
       if (context) options.deadline = new Date(started + context.getRemainingTimeInMillis() - DEADLINE_SAFETY_MARGIN_MS);
       const report = await deps.runSync(options);
       const response = responseOf(report);
-      metrics.addMetric('MappingsDesired', MetricUnit.Count, report.desired.roles + report.desired.users);
-      metrics.addMetric('EntriesAdded', MetricUnit.Count, report.change?.added.length ?? 0);
-      metrics.addMetric('EntriesRemoved', MetricUnit.Count, report.change?.removed.length ?? 0);
-      metrics.addMetric('EntriesChanged', MetricUnit.Count, report.change?.changed.length ?? 0);
+      reportMetrics(metrics, report);
       if (invocation.trigger === 'schedule') metrics.addMetric(METRIC.scheduledRunSucceeded, MetricUnit.Count, 1);
-      metrics.addMetric('AccessEntrySteps', MetricUnit.Count, report.accessEntries?.plan.steps.length ?? 0);
-      metrics.addMetric('SelfEntryKept', MetricUnit.Count, report.change?.selfEntryKept || report.accessEntries?.plan.selfEntryKept ? 1 : 0);
-      metrics.addMetric('OwnershipRecordMissing', MetricUnit.Count, report.change?.ownershipRecordMissing ? 1 : 0);
-      metrics.addMetric('ForeignEntriesKept', MetricUnit.Count, report.change?.keptAgainstTags.length ?? 0);
       logger.info(summary(report), { ...response });
-      return response;
+      return response as ResponseFor<C>;
     } catch (error) {
       metrics.addMetric('Failures', MetricUnit.Count, 1);
-      const refused = error instanceof GuardRefusalError || (error instanceof TargetsFailedError && error.guardRefused);
+      const refused = isGuardRefusal(error) || (error instanceof FleetFailedError && error.guardRefused);
       if (refused) metrics.addMetric(METRIC.guardRefusals, MetricUnit.Count, 1);
       // In `both`, the target that did not fail did its work: its outcome goes in the log too.
       if (error instanceof TargetsFailedError) logger.info('one target failed; the outcome of each', { ...responseOf(error.report) });
@@ -182,6 +193,18 @@ export function createHandler(deps: HandlerDeps): LambdaHandler {
   };
 }
 
+/** The metrics of one cluster's report (a `clusters:` run adds them per cluster, under its dimension). */
+function reportMetrics(metrics: Metrics, report: SyncReport): void {
+  metrics.addMetric('MappingsDesired', MetricUnit.Count, report.desired.roles + report.desired.users);
+  metrics.addMetric('EntriesAdded', MetricUnit.Count, report.change?.added.length ?? 0);
+  metrics.addMetric('EntriesRemoved', MetricUnit.Count, report.change?.removed.length ?? 0);
+  metrics.addMetric('EntriesChanged', MetricUnit.Count, report.change?.changed.length ?? 0);
+  metrics.addMetric('AccessEntrySteps', MetricUnit.Count, report.accessEntries?.plan.steps.length ?? 0);
+  metrics.addMetric('SelfEntryKept', MetricUnit.Count, report.change?.selfEntryKept || report.accessEntries?.plan.selfEntryKept ? 1 : 0);
+  metrics.addMetric('OwnershipRecordMissing', MetricUnit.Count, report.change?.ownershipRecordMissing ? 1 : 0);
+  metrics.addMetric('ForeignEntriesKept', MetricUnit.Count, report.change?.keptAgainstTags.length ?? 0);
+}
+
 function summary(report: SyncReport): string {
   const names = (report.target?.targets ?? ['configMap']).map((t) => (t === 'configMap' ? 'aws-auth' : 'access entries')).join(' and ');
   if (report.committed) return `${names} updated`;
@@ -193,11 +216,11 @@ function summary(report: SyncReport): string {
  * The deployed config sits next to this file in the asset (see infra/eks-auth-sync.ts), so it
  * is read from disk once per container, never from an environment variable (4 KB limit).
  */
-function configLoaderFromAsset(env: NodeJS.ProcessEnv): () => Promise<{ config: Config; configDir: string }> {
-  let loaded: Promise<{ config: Config; configDir: string }> | undefined;
+function configLoaderFromAsset(env: NodeJS.ProcessEnv): () => Promise<{ config: AnyConfig; configDir: string }> {
+  let loaded: Promise<{ config: AnyConfig; configDir: string }> | undefined;
   const load = async () => {
     const path = resolve(dirname(fileURLToPath(import.meta.url)), env['CONFIG_PATH'] ?? 'config.json');
-    const { config, baseDir } = await loadConfig(path);
+    const { config, baseDir } = await loadAnyConfig(path);
     return { config, configDir: baseDir };
   };
   return () => {
