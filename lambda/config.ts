@@ -531,7 +531,11 @@ export function parseConfig(text: string, origin: string): Config {
  * @throws ConfigError listing every problem with its path; for a `clusters:` config, one saying so.
  */
 export function validateConfig(raw: unknown, origin: string): Config {
-  const config = validateAnyConfig(raw, origin);
+  return oneCluster(validateAnyConfig(raw, origin), origin);
+}
+
+/** `config` when it is for one cluster; a ConfigError for a `clusters:` config. */
+function oneCluster(config: AnyConfig, origin: string): Config {
   if (isFleetConfig(config)) {
     throw new ConfigError(`${origin}: clusters: this reads a config for one cluster (cluster:); a config with clusters: is read with validateAnyConfig and run with runFleet`);
   }
@@ -578,9 +582,8 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
 export async function loadConfig(
   path: string, stdin: NodeJS.ReadableStream = process.stdin,
 ): Promise<{ config: Config; baseDir: string }> {
-  const origin = path === '-' ? '<stdin>' : path;
-  const { text, baseDir } = await readConfigText(path, stdin);
-  return { config: parseConfig(text, origin), baseDir };
+  const { config, baseDir } = await loadAnyConfig(path, stdin);
+  return { config: oneCluster(config, path === '-' ? '<stdin>' : path), baseDir };
 }
 
 /**
@@ -590,16 +593,12 @@ export async function loadConfig(
 export async function loadAnyConfig(
   path: string, stdin: NodeJS.ReadableStream = process.stdin,
 ): Promise<{ config: AnyConfig; baseDir: string }> {
-  const origin = path === '-' ? '<stdin>' : path;
-  const { text, baseDir } = await readConfigText(path, stdin);
-  return { config: parseAnyConfig(text, origin), baseDir };
-}
-
-async function readConfigText(path: string, stdin: NodeJS.ReadableStream): Promise<{ text: string; baseDir: string }> {
-  if (path === '-') return { text: await readAll(stdin), baseDir: process.cwd() };
+  if (path === '-') return { config: parseAnyConfig(await readAll(stdin), '<stdin>'), baseDir: process.cwd() };
+  let text: string;
   try {
-    return { text: await readFile(path, 'utf8'), baseDir: dirname(resolve(path)) };
+    text = await readFile(path, 'utf8');
   } catch (err) {
     throw new ConfigError(`${path}: cannot read the config file: ${(err as Error).message}`);
   }
+  return { config: parseAnyConfig(text, path), baseDir: dirname(resolve(path)) };
 }

@@ -10,22 +10,16 @@ import { Readable } from 'node:stream';
 import { parseAllDocuments } from 'yaml';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { main } from '../lambda/cli.js';
-import { clusterCreatorEntry } from './support/aws-standins/index.js';
-import { startEnvironment, type Environment } from './support/environment.js';
+import type { Environment } from './support/environment.js';
+import { startFleetWorld } from './support/fleet-world.js';
 
 const A = '111122223333';
 let world: Environment;
-const savedEnv = { ...process.env };
+let stop: () => Promise<void>;
 
-beforeEach(async () => {
-  world = await startEnvironment({ authenticationMode: 'API', accessEntries: [clusterCreatorEntry(`arn:aws:iam::${A}:role/intern-wants-admin`)] });
-  Object.assign(process.env, world.env(), { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' });
-  world.aws.eks.putCluster({ name: 'staging', endpoint: world.kube.url, caPem: world.kube.caPem, authenticationMode: 'API' });
-});
-afterEach(async () => {
-  process.env = { ...savedEnv };
-  await world.close();
-});
+// The demo dataset tags its roles for two clusters, demo and staging.
+beforeEach(async () => void ({ world, stop } = await startFleetWorld(['staging'])));
+afterEach(() => stop());
 
 async function cli(clusters: unknown[], ...args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'eas-fleet-cli-'));

@@ -11,26 +11,23 @@ import { FleetFailedError } from '../lambda/errors.js';
 import { createHandler } from '../lambda/handler.js';
 import { METRIC_NAMESPACE, METRIC_SERVICE } from '../lambda/metric-names.js';
 import { runSync } from '../lambda/sync.js';
-import { clusterCreatorEntry } from './support/aws-standins/index.js';
-import { startEnvironment, type Environment } from './support/environment.js';
+import type { Environment } from './support/environment.js';
+import { startFleetWorld } from './support/fleet-world.js';
 import { SCHEDULED_EVENT } from './support/events.js';
 
 const A = '111122223333';
 let world: Environment;
-const savedEnv = { ...process.env };
+let stop: () => Promise<void>;
 
 beforeEach(async () => {
-  world = await startEnvironment({ authenticationMode: 'API', accessEntries: [clusterCreatorEntry(`arn:aws:iam::${A}:role/intern-wants-admin`)] });
-  Object.assign(process.env, world.env(), { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' });
-  world.aws.eks.putCluster({ name: 'staging', endpoint: world.kube.url, caPem: world.kube.caPem, authenticationMode: 'API' });
+  ({ world, stop } = await startFleetWorld(['staging']));
   vi.stubEnv('POWERTOOLS_DEV', 'true');
   vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'false');
 });
 afterEach(async () => {
   vi.unstubAllEnvs();
   vi.restoreAllMocks();
-  process.env = { ...savedEnv };
-  await world.close();
+  await stop();
 });
 
 /** One metric as an EMF record published it: its value and dimensions. */

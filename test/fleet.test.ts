@@ -7,8 +7,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseAnyConfig, type FleetConfig } from '../lambda/config.js';
 import { ClusterNotFoundError, EmptySourcesGuardError, FleetFailedError, KubeConnectionError } from '../lambda/errors.js';
 import { clusterConfig, runFleet, type FleetReport } from '../lambda/fleet.js';
-import { clusterCreatorEntry } from './support/aws-standins/index.js';
-import { startEnvironment, type Environment } from './support/environment.js';
+import type { Environment } from './support/environment.js';
+import { startFleetWorld } from './support/fleet-world.js';
 
 const A = '111122223333';
 const CI = `arn:aws:iam::${A}:role/ci/github-actions-deploy`;
@@ -17,18 +17,11 @@ const STAGING_VIEWER = `arn:aws:iam::${A}:role/staging-cluster-viewer`;
 const CLUSTER_ROLE = `arn:aws:iam::${A}:role/payments-api-lambda`;
 
 let world: Environment;
-const savedEnv = { ...process.env };
+let stop: () => Promise<void>;
 
-beforeEach(async () => {
-  world = await startEnvironment({ authenticationMode: 'API', accessEntries: [clusterCreatorEntry(`arn:aws:iam::${A}:role/intern-wants-admin`)] });
-  Object.assign(process.env, world.env(), { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' });
-  // The demo dataset tags its roles for two clusters, demo and staging; qa has no tags of its own.
-  for (const name of ['staging', 'qa']) world.aws.eks.putCluster({ name, endpoint: world.kube.url, caPem: world.kube.caPem, authenticationMode: 'API' });
-});
-afterEach(async () => {
-  process.env = { ...savedEnv };
-  await world.close();
-});
+// The demo dataset tags its roles for two clusters, demo and staging; qa has no tags of its own.
+beforeEach(async () => void ({ world, stop } = await startFleetWorld(['staging', 'qa'])));
+afterEach(() => stop());
 
 /** A `clusters:` config in the stand-ins' region, with the iam tags as the shared source. */
 function fleet(clusters: unknown[], extra: Record<string, unknown> = {}): FleetConfig {
