@@ -16,8 +16,9 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { parseConfig, parseMappingsDocument, type Config } from '../lambda/config.js';
+import { isFleetConfig, parseAnyConfig, parseMappingsDocument, type AnyConfig } from '../lambda/config.js';
 import { ConfigError } from '../lambda/errors.js';
+import { clusterConfig, clusterNames } from '../lambda/fleet.js';
 import { METRIC, METRIC_NAMESPACE, metricDimensions } from '../lambda/metric-names.js';
 import { OWNED_TAG } from '../lambda/targets/access-entries/plan.js';
 import { leastPrivilegeStatements } from './policy.js';
@@ -146,8 +147,8 @@ export interface EksAuthSyncProps {
  * unless its payload is `{"dryRun": false}`.
  */
 export class EksAuthSync extends Construct {
-  /** The validated configuration the function runs with. */
-  readonly config: Config;
+  /** The validated configuration the function runs with: one cluster (`cluster:`) or many (`clusters:`). */
+  readonly config: AnyConfig;
   readonly function: nodejs.NodejsFunction;
   readonly role: iam.Role;
   readonly logGroup: logs.LogGroup;
@@ -166,7 +167,13 @@ export class EksAuthSync extends Construct {
   constructor(scope: Construct, id: string, props: EksAuthSyncProps) {
     super(scope, id);
     const shipped = configForAsset(props.config, props.configDir ?? process.cwd(), props.clusterName);
-    this.config = parseConfig(shipped.json, `${this.node.path}: config`);
+    this.config = parseAnyConfig(shipped.json, `${this.node.path}: config`);
+    // Many clusters: the names in descriptions, and alarms on the fleet-wide metrics (lambda/handler-fleet.ts).
+    const clusters = clusterNames(this.config).join(', ');
+    const fleet = isFleetConfig(this.config);
+    if (fleet && props.createAccessEntry) {
+      throw new ConfigError(`${this.node.path}: createAccessEntry makes the entry of one cluster in this stack's account; with clusters:, create each cluster's entry where the cluster lives`);
+    }
     const schedule = props.schedule ?? events.Schedule.rate(Duration.minutes(15));
 
     this.logGroup = new logs.LogGroup(this, 'Logs', {
@@ -177,7 +184,7 @@ export class EksAuthSync extends Construct {
     // policy: logging is granted on this function's log group only.
     this.role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: `eks-auth-sync for EKS cluster ${this.config.cluster.name}`,
+      description: `eks-auth-sync for EKS cluster${fleet ? 's' : ''} ${clusters}`,
     });
     this.logGroup.grantWrite(this.role);
     const where = { partition: Aws.PARTITION, account: Aws.ACCOUNT_ID, region: Aws.REGION, urlSuffix: Aws.URL_SUFFIX };
@@ -249,16 +256,21 @@ export class EksAuthSync extends Construct {
     }
 
     this.rule = new events.Rule(this, 'Schedule', {
-      description: `eks-auth-sync: commit the aws-auth of ${this.config.cluster.name}`,
+      description: `eks-auth-sync: commit the aws-auth of ${clusters}`,
       schedule,
       targets: [new targets.LambdaFunction(this.function, { retryAttempts: 0 })],
     });
 
-    if (props.events) this.changeEvents = new ChangeEventRules(this, 'ChangeEvents', this.function, this.config, props.events);
+    if (props.events) {
+      const fleet = this.config;
+      const configs = isFleetConfig(fleet) ? fleet.clusters.map((c) => clusterConfig(fleet, c)) : [fleet];
+      this.changeEvents = new ChangeEventRules(this, 'ChangeEvents', this.function, configs, props.events);
+    }
 
-    const cluster = this.config.cluster.name;
+    const cluster = clusters;
+    const dimensionsMap = metricDimensions(isFleetConfig(this.config) ? undefined : this.config.cluster.name);
     const metric = (metricName: string, period: Duration): cloudwatch.Metric =>
-      new cloudwatch.Metric({ namespace: METRIC_NAMESPACE, metricName, dimensionsMap: metricDimensions(cluster), statistic: cloudwatch.Stats.SUM, period });
+      new cloudwatch.Metric({ namespace: METRIC_NAMESPACE, metricName, dimensionsMap, statistic: cloudwatch.Stats.SUM, period });
     const watch = noSuccessWatch(schedule, props.noSuccessAlarmAfter);
     this.noSuccessAlarm = new cloudwatch.Alarm(this, 'NoSuccess', {
       alarmDescription:
@@ -286,7 +298,7 @@ export class EksAuthSync extends Construct {
       for (const alarm of [this.noSuccessAlarm, this.guardRefusalAlarm, this.invalidConfigAlarm]) alarm.addAlarmAction(props.alarmAction);
     }
 
-    if (props.createAccessEntry) {
+    if (props.createAccessEntry && !isFleetConfig(this.config)) {
       this.accessEntry = new eks.CfnAccessEntry(this, 'AccessEntry', {
         clusterName: this.config.cluster.name,
         // The cluster is reached as the top-level aws.roleARN when the config names one.
@@ -325,8 +337,17 @@ function configForAsset(raw: unknown, configDir: string, clusterName: string | u
     config['cluster'] = { ...(typeof cluster === 'object' && cluster !== null ? cluster : {}), name: clusterName };
   }
   const files: ShippedConfig['files'] = [];
-  const scanners = config['scanners'];
-  if (Array.isArray(scanners)) {
+  // The shared scanners, and each cluster's own (clusters[i].scanners), may name files.
+  // [where, the list, a prefix that keeps two lists' files apart in the asset]
+  const lists: [string, unknown, string][] = [['scanners', config['scanners'], '']];
+  const clusters = config['clusters'];
+  if (Array.isArray(clusters)) {
+    clusters.forEach((c: unknown, i) => {
+      if (typeof c === 'object' && c !== null) lists.push([`clusters[${i}].scanners`, (c as Record<string, unknown>)['scanners'], `c${i}-`]);
+    });
+  }
+  for (const [at, scanners, prefix] of lists) {
+    if (!Array.isArray(scanners)) continue;
     scanners.forEach((scanner: unknown, index) => {
       if (typeof scanner !== 'object' || scanner === null) return;
       const section = (scanner as Record<string, unknown>)['file'];
@@ -335,8 +356,8 @@ function configForAsset(raw: unknown, configDir: string, clusterName: string | u
       const path = file['path'];
       if (typeof path !== 'string' || path === '') return;
       const from = isAbsolute(path) ? path : resolve(configDir, path);
-      const to = `files/${index}-${basename(path)}`;
-      files.push({ from, to, at: `scanners[${index}].file.path` });
+      const to = `files/${prefix}${index}-${basename(path)}`;
+      files.push({ from, to, at: `${at}[${index}].file.path` });
       file['path'] = to;
     });
   }

@@ -57,16 +57,17 @@ export function iamEventPattern(): events.EventPattern {
 export class ChangeEventRules extends Construct {
   readonly rules: events.Rule[] = [];
 
-  constructor(scope: Construct, id: string, fn: lambda.IFunction, config: Config, triggers: ChangeEventTriggers) {
+  /** `configs`: the config of each cluster the function syncs (one, or a fleet's). */
+  constructor(scope: Construct, id: string, fn: lambda.IFunction, configs: readonly Config[], triggers: ChangeEventTriggers) {
     super(scope, id);
-    const cluster = config.cluster.name;
+    const cluster = configs.map((c) => c.cluster.name).join(', ');
     // As for the schedule: no retry of a failed invoke; the next event or the schedule repairs it.
     const target = new targets.LambdaFunction(fn, { retryAttempts: 0 });
     const rule = (ruleId: string, description: string, eventPattern: events.EventPattern): void => {
       this.rules.push(new events.Rule(this, ruleId, { description: `eks-auth-sync (${cluster}): ${description}`, eventPattern, targets: [target] }));
     };
     if (triggers.ssm) {
-      const names = [...new Set(config.scanners.flatMap((s) => (s.type === 'ssm' ? [s.ssm.path] : [])))];
+      const names = [...new Set(configs.flatMap((c) => c.scanners.flatMap((s) => (s.type === 'ssm' ? [s.ssm.path] : []))))];
       if (names.length === 0) throw new ConfigError('deployment.events.ssm: no ssm scanner names a parameter to watch');
       rule('ParameterChanges', 'sync when a source parameter changes', {
         source: ['aws.ssm'],

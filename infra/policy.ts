@@ -21,7 +21,8 @@
  * them alone.
  */
 import { regionPartition } from '../lambda/cluster/token.js';
-import type { AwsSettings, Config } from '../lambda/config.js';
+import { isFleetConfig, type AnyConfig, type AwsSettings, type Config } from '../lambda/config.js';
+import { clusterConfig } from '../lambda/fleet.js';
 import { parseRoleArn } from '../lambda/mappings.js';
 import { OWNED_TAG } from '../lambda/targets/access-entries/plan.js';
 
@@ -108,12 +109,30 @@ function groupAndSsoReads(
 /**
  * The least-privilege statements for `config`: only the IAM reads the configured `iam` scanners
  * use, `ssm:GetParameter` on the exact parameters, `kms:Decrypt` only on named keys (and only via
- * SSM), `eks:DescribeCluster` on the cluster, `sts:AssumeRole` on exactly the named roles.
+ * SSM), `eks:DescribeCluster` (and the access-entry calls) on each cluster in its own account and
+ * region, `sts:AssumeRole` on exactly the named roles (a cluster's `roleARN` included).
+ * A `clusters:` config gets each cluster's statements, merged: a statement's resources are the
+ * union over the clusters that need it.
  *
  * @example
  * leastPrivilegeStatements(config, { partition: 'aws', account: '111122223333', region: 'eu-west-1', urlSuffix: 'amazonaws.com' })
  */
-export function leastPrivilegeStatements(config: Config, scope: PolicyScope, known: KnownContent = {}): StatementSpec[] {
+export function leastPrivilegeStatements(config: AnyConfig, scope: PolicyScope, known: KnownContent = {}): StatementSpec[] {
+  if (!isFleetConfig(config)) return clusterStatements(config, scope, known);
+  const merged = new Map<string, StatementSpec>();
+  for (const entry of config.clusters) {
+    for (const statement of clusterStatements(clusterConfig(config, entry), scope, known)) {
+      const seen = merged.get(statement.sid);
+      // A sid names one rule with fixed actions and conditions (a region's KMS statement is its own sid).
+      if (seen === undefined) merged.set(statement.sid, { ...statement, resources: [...statement.resources] });
+      else seen.resources = [...new Set([...seen.resources, ...statement.resources])];
+    }
+  }
+  return [...merged.values()];
+}
+
+/** The statements one cluster's config needs. */
+function clusterStatements(config: Config, scope: PolicyScope, known: KnownContent): StatementSpec[] {
   const wildcardIamActions = new Set<string>();
   const roleTagResources = new Set<string>();
   const userTagResources = new Set<string>();
@@ -127,7 +146,9 @@ export function leastPrivilegeStatements(config: Config, scope: PolicyScope, kno
   const regionOf = (scannerAws?: AwsSettings): string =>
     scannerAws?.region ?? config.aws?.region ?? config.cluster.region ?? scope.region;
 
-  if (config.aws?.roleARN) assumedRoles.add(config.aws.roleARN);
+  // The cluster's calls are made as cluster.roleARN, else as the top-level role (lambda/aws.ts).
+  const clusterRole = config.cluster.roleARN ?? config.aws?.roleARN;
+  if (clusterRole) assumedRoles.add(clusterRole);
   for (const scanner of config.scanners) {
     const roleARN = scanner.aws?.roleARN ?? config.aws?.roleARN;
     if (roleARN) {
@@ -166,10 +187,10 @@ export function leastPrivilegeStatements(config: Config, scope: PolicyScope, kno
   }
 
   const statements: StatementSpec[] = [];
-  // lambda/sync.ts reaches the cluster with the top-level aws settings: with a top-level role,
+  // lambda/sync.ts reaches the cluster as cluster.roleARN or the top-level role when one is set:
   // that role describes the cluster (and is the identity aws-auth must map), not the function's;
   // it also makes the access-entry calls and resolves role paths, so none of those are granted here.
-  if (!config.aws?.roleARN) {
+  if (!clusterRole) {
     // As in lambda/aws.ts, the cluster is described in the cluster's region before aws.region.
     const region = config.cluster.region ?? config.aws?.region ?? scope.region;
     const clusterBase = `arn:${scope.partition}:eks:${region}:${config.cluster.accountID ?? scope.account}`;

@@ -14,6 +14,7 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import { STSClient } from '@aws-sdk/client-sts';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import type { AwsCredentialIdentityProvider, RetryStrategyV2 } from '@smithy/types';
+import { regionPartition } from './cluster/token.js';
 import { endpointProblem, type AwsSettings } from './config.js';
 import { ConfigError } from './errors.js';
 import { deadlineRetryStrategy, namingRetryOutcome, type RetryBudget } from './retry.js';
@@ -30,9 +31,12 @@ export interface ClientFactory {
    * fleet, every cluster) that asks.
    */
   iamReadKey(s?: AwsSettings): string;
-  /** STS GetCallerIdentity: the top-level settings, in the cluster's region. */
+  /** STS GetCallerIdentity: the top-level settings (as `cluster.roleARN` when set), in the cluster's region. */
   sts(): STSClient;
-  /** Every EKS call, with the top-level settings in the cluster's region; the cluster token is signed with its credentials. */
+  /**
+   * Every EKS call, with the top-level settings (as `cluster.roleARN` when set) in the cluster's
+   * region; the cluster token is signed with its credentials.
+   */
   eks(): EKSClient;
 }
 
@@ -51,6 +55,11 @@ interface CommonConfig {
 export interface ClientDefaults {
   /** `cluster.region`: the region of the cluster's calls, and the scanners' default. */
   region?: string;
+  /**
+   * `cluster.roleARN`: the role the cluster's calls (EKS, STS, the token) are made as, assumed
+   * with the function's own credentials; it replaces the top-level `roleARN` for them only.
+   */
+  clusterRoleARN?: string;
   /** Per attempt. @default REQUEST_TIMEOUTS */
   timeouts?: { connectionTimeout: number; requestTimeout: number };
   /** How long throttling and 5xx are retried. @default retried up to CLI_RETRY_WINDOW_MS from the factory's creation */
@@ -139,7 +148,7 @@ export function clientFactory(top: AwsSettings | undefined, defaults: ClientDefa
     return { ...top, ...definedFields(s), ...(Object.keys(endpoints).length > 0 && { endpoints }) };
   };
   const scannerRegion = (s: AwsSettings): string | undefined => s.region ?? defaults.region;
-  const clusterSettings = top ?? {};
+  const clusterSettings: AwsSettings = defaults.clusterRoleARN === undefined ? top ?? {} : { ...top, roleARN: defaults.clusterRoleARN };
   // The cluster lives in its region whatever region the scanners read in.
   const clusterRegion = defaults.region ?? top?.region;
 
@@ -150,7 +159,11 @@ export function clientFactory(top: AwsSettings | undefined, defaults: ClientDefa
     },
     iamReadKey: (s) => {
       const settings = scannerSettings(s);
-      return JSON.stringify([settings.roleARN, scannerRegion(settings), settings.endpoints?.iam ?? settings.endpoint]);
+      const endpoint = settings.endpoints?.iam ?? settings.endpoint;
+      // IAM is global within a partition: clusters in different regions of one account read it once.
+      const region = scannerRegion(settings);
+      const where = endpoint ?? (region === undefined ? undefined : regionPartition(region).partition);
+      return JSON.stringify([settings.roleARN, where]);
     },
     ssm: (s) => {
       const settings = scannerSettings(s);

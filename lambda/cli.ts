@@ -11,8 +11,9 @@ import { STSClient } from '@aws-sdk/client-sts';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import type { PlannedEntry } from './targets/awsauth/index.js';
 import { execCredential, presignToken } from './cluster/token.js';
-import { loadConfig } from './config.js';
-import { EksAuthSyncError, TargetsFailedError } from './errors.js';
+import { isFleetConfig, loadAnyConfig, type FleetConfig } from './config.js';
+import { ConfigError, EksAuthSyncError, FleetFailedError, TargetsFailedError } from './errors.js';
+import { runFleet, type ClusterOutcome } from './fleet.js';
 import { renderMappingsYaml, type Warning } from './mappings.js';
 import type { Step } from './targets/access-entries/index.js';
 import type { AccessScope } from './targets/access-entries/translate.js';
@@ -57,6 +58,7 @@ Options for sync:
                        removes more than sync.maxRemovals entries, when the result is over
                        1 MiB, or when aws-auth is unreadable.
       --offline        Only print the desired mappings; do not contact the cluster.
+      --cluster NAME   With a clusters: config, sync only this cluster (repeat for more).
   -h, --help           Show this help.
 
 Options for token:
@@ -79,6 +81,10 @@ Output of sync:
                        API_AND_CONFIG_MAP cluster, whether an access entry covers each
                        aws-auth entry;
                        "error: message" when the run fails.
+  With a clusters: config, each cluster in the config's order: on stdout its mappings as
+  one YAML document headed "--- # cluster NAME"; on stderr "== cluster NAME ==" and then
+  its lines as above, or "error: message" for a cluster that failed. The other clusters
+  still run; the exit status is 1 when any cluster failed.
 
 Exit status:
   0  done (warnings may have been reported; in a dry run the cluster may have been
@@ -113,6 +119,7 @@ const syncOptions = {
   config: { type: 'string', short: 'c' },
   commit: { type: 'boolean' },
   offline: { type: 'boolean' },
+  cluster: { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
 } satisfies ParseArgsConfig['options'];
 
@@ -128,14 +135,12 @@ const commands: Record<string, Command> = {
     if (values.help) return printHelp(io);
     if (values.config === undefined) throw new UsageError('sync: --config FILE is required ("-" reads stdin)');
     if (values.commit && values.offline) throw new UsageError('sync: --commit needs the cluster; it cannot be combined with --offline');
-    const { config, baseDir } = await loadConfig(values.config, io.stdin);
-    const report = await runSync({
-      config,
-      configDir: baseDir,
-      commit: values.commit === true,
-      offline: values.offline === true,
-      tolerateUnreachableCluster: true,
-    });
+    const { config, baseDir } = await loadAnyConfig(values.config, io.stdin);
+    const run = { configDir: baseDir, commit: values.commit === true, offline: values.offline === true, tolerateUnreachableCluster: true };
+    if (isFleetConfig(config)) return syncFleet(config, run, values.cluster, io);
+    const other = values.cluster?.find((name) => name !== config.cluster.name);
+    if (other !== undefined) throw new ConfigError(`--cluster ${other}: the config's only cluster is ${config.cluster.name}`);
+    const report = await runSync({ ...run, config });
     reportWarnings(report.warnings, io);
     io.stdout.write(renderMappingsYaml(report.mappings));
     io.stderr.write(describeOutcome(report));
@@ -173,6 +178,38 @@ async function tokenFor(clusterName: string, regionOption: string | undefined): 
   const now = new Date();
   const { token, expiration } = await presignToken({ clusterName, region, credentials, now });
   return execCredential(token, expiration);
+}
+
+// ---- many clusters (clusters:) ----------------------------------------------------------------
+/** Syncs a fleet and prints each cluster under its heading; 1 when any cluster failed. */
+async function syncFleet(config: FleetConfig, run: Omit<Parameters<typeof runSync>[0], 'config'>, only: string[] | undefined, io: CliIo): Promise<number> {
+  let outcomes: ClusterOutcome[];
+  let failure: FleetFailedError | undefined;
+  try {
+    outcomes = (await runFleet({ ...run, config, ...(only === undefined ? {} : { only }) })).clusters;
+  } catch (err) {
+    if (!(err instanceof FleetFailedError)) throw err;
+    failure = err;
+    outcomes = err.report.clusters;
+  }
+  for (const { cluster, report, error } of outcomes) {
+    io.stderr.write(`== cluster ${cluster} ==\n`);
+    if (report !== undefined) {
+      io.stdout.write(`--- # cluster ${cluster}\n${renderMappingsYaml(report.mappings)}`);
+      reportWarnings(report.warnings, io);
+      io.stderr.write(describeOutcome(report));
+    }
+    if (error !== undefined) io.stderr.write(`error: ${error instanceof EksAuthSyncError ? error.message : describeBug(error)}\n`);
+  }
+  if (failure === undefined) return EXIT_OK;
+  const { failed, clusters } = failure.report;
+  io.stderr.write(`error: ${failed.length} of ${clusters.length} clusters failed: ${failed.join(', ')}\n`);
+  return EXIT_ERROR;
+}
+// ---- end of many clusters
+
+function describeBug(err: unknown): string {
+  return `unexpected failure (a bug): ${(err as Error).stack ?? String(err)}`;
 }
 
 /** The target chosen, then each target's change against the cluster (or why there is none), for stderr. */
@@ -313,7 +350,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       reportWarnings(err.report.warnings, io);
       io.stderr.write(describeOutcome(err.report));
     }
-    const message = err instanceof EksAuthSyncError ? err.message : `unexpected failure (a bug): ${(err as Error).stack ?? String(err)}`;
+    const message = err instanceof EksAuthSyncError ? err.message : describeBug(err);
     io.stderr.write(`error: ${message}\n`);
     return EXIT_ERROR;
   }

@@ -292,37 +292,105 @@ const scanner = z.discriminatedUnion('type', [
 ]);
 const SCANNER_TYPES = ['static', 'file', 'iam', 'ssm', 'iamGroups', 'identityCenter'] as const;
 
+// ---- One cluster (`cluster:`) or many (`clusters:`) -------------------------------------------
+const clusterFields = {
+  name: z.string().check(z.minLength(1)),
+  region: z.optional(z.string().check(z.minLength(1))),
+  accountID: z.optional(accountId),
+  /** A role to assume for this cluster's EKS and STS calls (a cluster in another account); scanners keep their own settings. */
+  roleARN: z.optional(validString(roleArnProblem)),
+};
+const syncSection = z.strictObject({
+  mode: z._default(z.enum(['merge', 'replace']), 'merge'),
+  allowEmpty: z._default(z.boolean(), false),
+  maxRemovals: z._default(z.int().check(z.gte(0)), 20),
+  conflictRetries: z._default(z.int().check(z.gte(0)), 5),
+  /**
+   * Rewrite a broken mapRoles/mapUsers from the entries that can still be read, reporting what
+   * is dropped, instead of refusing to write (default false). Optional rather than defaulted, so
+   * settings written before it existed still type-check.
+   */
+  repairBrokenAwsAuth: z.optional(z.boolean()),
+  /**
+   * Where the mappings go: `configMap` (aws-auth), `accessEntries` (EKS access entries), `both`,
+   * or `auto` (default), which follows the cluster's authentication mode. Optional rather than
+   * defaulted, so settings written before it existed still type-check.
+   */
+  target: z.optional(z.enum(['auto', 'configMap', 'accessEntries', 'both'])),
+});
+const scannerList = z.array(scanner).check(z.minLength(1, 'at least one scanner is required'));
+/** One cluster of a `clusters:` list: `sync` is merged over the top-level one, `scanners` replace the shared ones. */
+const fleetCluster = z.strictObject({
+  ...clusterFields,
+  sync: z.optional(z.partial(z.strictObject({
+    mode: z.enum(['merge', 'replace']),
+    allowEmpty: z.boolean(),
+    maxRemovals: z.int().check(z.gte(0)),
+    conflictRetries: z.int().check(z.gte(0)),
+    repairBrokenAwsAuth: z.boolean(),
+    target: z.enum(['auto', 'configMap', 'accessEntries', 'both']),
+  }))),
+  scanners: z.optional(scannerList),
+});
+
 const configSchema = z.strictObject({
-  cluster: z.strictObject({
-    name: z.string().check(z.minLength(1)),
-    region: z.optional(z.string().check(z.minLength(1))),
-    accountID: z.optional(accountId),
-  }),
+  cluster: z.optional(z.strictObject(clusterFields)),
+  clusters: z.optional(z.array(fleetCluster).check(z.minLength(1, 'at least one cluster is required'))),
   aws: z.optional(awsSettings),
-  sync: z._default(z.strictObject({
-    mode: z._default(z.enum(['merge', 'replace']), 'merge'),
-    allowEmpty: z._default(z.boolean(), false),
-    maxRemovals: z._default(z.int().check(z.gte(0)), 20),
-    conflictRetries: z._default(z.int().check(z.gte(0)), 5),
-    /**
-     * Rewrite a broken mapRoles/mapUsers from the entries that can still be read, reporting what
-     * is dropped, instead of refusing to write (default false). Optional rather than defaulted, so
-     * settings written before it existed still type-check.
-     */
-    repairBrokenAwsAuth: z.optional(z.boolean()),
-    /**
-     * Where the mappings go: `configMap` (aws-auth), `accessEntries` (EKS access entries), `both`,
-     * or `auto` (default), which follows the cluster's authentication mode. Optional rather than
-     * defaulted, so settings written before it existed still type-check.
-     */
-    target: z.optional(z.enum(['auto', 'configMap', 'accessEntries', 'both'])),
-  }), { mode: 'merge', allowEmpty: false, maxRemovals: 20, conflictRetries: 5 }),
-  scanners: z.array(scanner).check(z.minLength(1, 'at least one scanner is required')),
+  sync: z._default(syncSection, { mode: 'merge', allowEmpty: false, maxRemovals: 20, conflictRetries: 5 }),
+  scanners: z.optional(scannerList),
   deployment: z.optional(deploymentSection),
 });
 
-export type Config = z.infer<typeof configSchema>;
-export type ScannerConfig = Config['scanners'][number];
+type ConfigDocument = z.infer<typeof configSchema>;
+export type ScannerConfig = z.infer<typeof scanner>;
+/** The cluster a config keeps in step: `cluster:`, or one entry of `clusters:` without its overrides. */
+export type ClusterSettings = NonNullable<ConfigDocument['cluster']>;
+/** One entry of a `clusters:` list. */
+export type FleetClusterConfig = NonNullable<ConfigDocument['clusters']>[number];
+/** A config for one cluster (`cluster:`): what runSync takes. */
+export type Config = Omit<ConfigDocument, 'cluster' | 'clusters' | 'scanners'> & { cluster: ClusterSettings; scanners: ScannerConfig[] };
+/** A config for many clusters (`clusters:`); lambda/fleet.ts turns each entry into a {@link Config}. */
+export type FleetConfig = Omit<ConfigDocument, 'cluster' | 'clusters'> & { clusters: FleetClusterConfig[] };
+/** Either form of the config file. */
+export type AnyConfig = Config | FleetConfig;
+
+/** True for a `clusters:` config. */
+export function isFleetConfig(config: AnyConfig): config is FleetConfig {
+  return 'clusters' in config;
+}
+
+/**
+ * What the schema alone cannot say about `cluster:`/`clusters:`: exactly one of them, each
+ * cluster named once, and every cluster with scanners (its own or the shared top-level ones).
+ */
+function clusterProblems(top: Record<string, unknown>): string[] {
+  const hasOne = top['cluster'] !== undefined;
+  const list = top['clusters'];
+  if (hasOne && list !== undefined) {
+    return ['cluster, clusters: give one of them: cluster for one cluster, or clusters for a list of them'];
+  }
+  if (!hasOne && list === undefined) return ['cluster: required (or clusters: a list of clusters)'];
+  if (hasOne) return top['scanners'] === undefined ? ['scanners: required'] : [];
+  if (!Array.isArray(list)) return [];
+  const problems: string[] = [];
+  const firstIndex = new Map<unknown, number>();
+  list.forEach((entry: unknown, i) => {
+    if (!isRecord(entry)) return;
+    const name = entry['name'];
+    const earlier = firstIndex.get(name);
+    if (typeof name === 'string' && earlier !== undefined) {
+      problems.push(`clusters[${i}].name: ${quoteValue(name)} is also the name of clusters[${earlier}]; name each cluster once`);
+    } else {
+      firstIndex.set(name, i);
+    }
+    if (entry['scanners'] === undefined && top['scanners'] === undefined) {
+      problems.push(`clusters[${i}].scanners: required: this cluster has none, and there are no top-level scanners to share`);
+    }
+  });
+  return problems;
+}
+// ---- end of cluster/clusters ----------------------------------------------------------------
 export type AwsSettings = z.infer<typeof awsSettings>;
 export type SyncSettings = Config['sync'];
 export type StaticScannerConfig = Extract<ScannerConfig, { type: 'static' }>['static'];
@@ -465,24 +533,32 @@ function issueLines(issue: $ZodIssue, schema: $ZodType, raw: unknown): string[] 
   }
 }
 
-/** Problems zod cannot phrase well: a section that does not match `type`, and the original's `kubernetes` section. */
+/**
+ * Problems zod cannot phrase well: a section that does not match `type`, the original's
+ * `kubernetes` section, and the rules of `cluster:`/`clusters:`.
+ */
 function shapeProblems(raw: unknown): string[] {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return [];
+  if (!isRecord(raw)) return [];
   const problems: string[] = [];
-  const top = raw as Record<string, unknown>;
+  const top = raw;
   if ('kubernetes' in top) {
     problems.push('kubernetes: not supported; the cluster section replaces it (cluster.name, cluster.region)');
   }
-  if (Array.isArray(top['scanners'])) {
-    top['scanners'].forEach((s: unknown, i) => {
-      if (typeof s !== 'object' || s === null) return;
-      const entry = s as Record<string, unknown>;
-      const type = entry['type'];
+  problems.push(...clusterProblems(top));
+  const scannerLists: [string, unknown][] = [['scanners', top['scanners']]];
+  if (Array.isArray(top['clusters'])) {
+    top['clusters'].forEach((c: unknown, i) => scannerLists.push([`clusters[${i}].scanners`, isRecord(c) ? c['scanners'] : undefined]));
+  }
+  for (const [at, list] of scannerLists) {
+    if (!Array.isArray(list)) continue;
+    list.forEach((s: unknown, i) => {
+      if (!isRecord(s)) return;
+      const type = s['type'];
       for (const section of SCANNER_TYPES) {
-        if (section !== type && section in entry) {
+        if (section !== type && section in s) {
           problems.push(typeof type === 'string' && (SCANNER_TYPES as readonly string[]).includes(type)
-            ? `scanners[${i}].${section}: a scanner of type ${type} takes an "${type}" section, not "${section}"`
-            : `scanners[${i}].${section}: set type: ${section} to use this section`);
+            ? `${at}[${i}].${section}: a scanner of type ${type} takes an "${type}" section, not "${section}"`
+            : `${at}[${i}].${section}: set type: ${section} to use this section`);
         }
       }
     });
@@ -528,21 +604,49 @@ export function validate<S extends z.ZodMiniType>(schema: S, raw: unknown, origi
 }
 
 /**
- * Parses and validates a configuration from YAML or JSON text.
+ * Parses and validates a configuration for one cluster (`cluster:`) from YAML or JSON text.
  * @param origin where the text came from (a file name or `<stdin>`), used in error messages.
  * @example parseConfig('cluster: {name: c}\nscanners: [{type: file, file: {path: m.yaml}}]', 'config.yaml')
- * @throws ConfigError listing every problem with its path.
+ * @throws ConfigError listing every problem with its path; for a `clusters:` config, one saying so.
  */
 export function parseConfig(text: string, origin: string): Config {
   return validateConfig(parseYamlText(text, origin), origin);
 }
 
 /**
- * Validates an already parsed configuration document (what {@link parseYamlText} returns).
- * @throws ConfigError listing every problem with its path.
+ * Validates an already parsed configuration document for one cluster (what {@link parseYamlText} returns).
+ * @throws ConfigError listing every problem with its path; for a `clusters:` config, one saying so.
  */
 export function validateConfig(raw: unknown, origin: string): Config {
-  return validate(configSchema, raw, origin, shapeProblems(raw));
+  return oneCluster(validateAnyConfig(raw, origin), origin);
+}
+
+/** `config` when it is for one cluster; a ConfigError for a `clusters:` config. */
+function oneCluster(config: AnyConfig, origin: string): Config {
+  if (isFleetConfig(config)) {
+    throw new ConfigError(`${origin}: clusters: this reads a config for one cluster (cluster:); a config with clusters: is read with validateAnyConfig and run with runFleet`);
+  }
+  return config;
+}
+
+/**
+ * Parses and validates a configuration in either form, `cluster:` or `clusters:`.
+ * @example isFleetConfig(parseAnyConfig(text, 'config.yaml'))
+ * @throws ConfigError listing every problem with its path.
+ */
+export function parseAnyConfig(text: string, origin: string): AnyConfig {
+  return validateAnyConfig(parseYamlText(text, origin), origin);
+}
+
+/**
+ * Validates an already parsed configuration document in either form, `cluster:` or `clusters:`.
+ * @throws ConfigError listing every problem with its path.
+ */
+export function validateAnyConfig(raw: unknown, origin: string): AnyConfig {
+  const { cluster, clusters, scanners, ...common } = validate(configSchema, raw, origin, shapeProblems(raw));
+  // shapeProblems refused a document with neither or both, and a cluster without scanners.
+  if (clusters !== undefined) return { ...common, ...(scanners === undefined ? {} : { scanners }), clusters };
+  return { ...common, cluster: cluster as ClusterSettings, scanners: scanners as ScannerConfig[] };
 }
 
 /** Parses a `{users, roles}` mappings document (YAML or JSON), validating every entry. */
@@ -557,22 +661,31 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
 }
 
 /**
- * Loads the configuration from `path`, or from `stdin` when `path` is `-`. `baseDir` is where
+ * Loads a configuration for one cluster from `path`, or from `stdin` when `path` is `-`. `baseDir` is where
  * relative paths in the config (the file scanner's) resolve: the config file's directory, or
  * the working directory for stdin.
- * @throws ConfigError when the file cannot be read or the config is invalid.
+ * @throws ConfigError when the file cannot be read or the config is invalid (or is a `clusters:` config).
  */
 export async function loadConfig(
   path: string, stdin: NodeJS.ReadableStream = process.stdin,
 ): Promise<{ config: Config; baseDir: string }> {
-  if (path === '-') {
-    return { config: parseConfig(await readAll(stdin), '<stdin>'), baseDir: process.cwd() };
-  }
+  const { config, baseDir } = await loadAnyConfig(path, stdin);
+  return { config: oneCluster(config, path === '-' ? '<stdin>' : path), baseDir };
+}
+
+/**
+ * {@link loadConfig} for either form, `cluster:` or `clusters:` (the CLI and the handler).
+ * @throws ConfigError when the file cannot be read or the config is invalid.
+ */
+export async function loadAnyConfig(
+  path: string, stdin: NodeJS.ReadableStream = process.stdin,
+): Promise<{ config: AnyConfig; baseDir: string }> {
+  if (path === '-') return { config: parseAnyConfig(await readAll(stdin), '<stdin>'), baseDir: process.cwd() };
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
     throw new ConfigError(`${path}: cannot read the config file: ${(err as Error).message}`);
   }
-  return { config: parseConfig(text, path), baseDir: dirname(resolve(path)) };
+  return { config: parseAnyConfig(text, path), baseDir: dirname(resolve(path)) };
 }

@@ -2,6 +2,7 @@
  * Every error eks-auth-sync raises on purpose is an `EksAuthSyncError`: its message is
  * meant for the operator and names what failed and where. Anything else is a bug.
  */
+import type { FleetReport } from './fleet.js';
 import type { SyncReport } from './sync.js';
 
 export class EksAuthSyncError extends Error {
@@ -285,4 +286,26 @@ export class TargetsFailedError extends EksAuthSyncError {
   get guardRefused(): boolean {
     return [...this.failures.values()].some((e) => e instanceof GuardRefusalError);
   }
+}
+
+/**
+ * A fleet run in which at least one cluster failed, thrown after every cluster ran: `report`
+ * has each cluster's outcome, so the clusters that succeeded are reported too.
+ */
+export class FleetFailedError extends EksAuthSyncError {
+  override name = 'FleetFailedError';
+  constructor(readonly report: FleetReport) {
+    const failed = report.clusters.filter((c) => c.error !== undefined);
+    super(`${failed.length} of ${report.clusters.length} clusters failed: ${failed.map((c) => `cluster ${c.cluster}: ${c.error?.message ?? ''}`).join(' | ')}`);
+  }
+
+  /** Whether a guard refused a write in at least one cluster (the Lambda counts it in GuardRefusals). */
+  get guardRefused(): boolean {
+    return this.report.clusters.some((c) => isGuardRefusal(c.error));
+  }
+}
+
+/** True when `err` is a guard's refusal, alone or in one target of `both`. */
+export function isGuardRefusal(err: unknown): boolean {
+  return err instanceof GuardRefusalError || (err instanceof TargetsFailedError && err.guardRefused);
 }

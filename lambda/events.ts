@@ -309,8 +309,15 @@ export type EventDecision = { run: false; reason: string } | { run: true; reason
  * are skipped with the reason; a relevant one runs once it has settled.
  * @param commit whether the event's run would commit (not under DRY_RUN_ONLY).
  */
-export function decide(change: ChangeEvent, config: Config, ledger: RunLedger, commit: boolean): EventDecision {
-  const judged = relevance(change, config);
+export function decide(change: ChangeEvent, config: Config | readonly Config[], ledger: RunLedger, commit: boolean): EventDecision {
+  // A fleet (one Config per cluster) runs when the change can alter any cluster's mappings.
+  const configs: readonly Config[] = Array.isArray(config) ? config : [config as Config];
+  const judgements = configs.map((c) => ({ cluster: c.cluster.name, ...relevance(change, c) }));
+  const hit = judgements.find((j) => j.relevant);
+  const named = (j: { cluster: string; reason: string }): string => (configs.length > 1 ? `cluster ${j.cluster}: ${j.reason}` : j.reason);
+  const judged = hit === undefined
+    ? { relevant: false, reason: judgements.map(named).join('; ') }
+    : { relevant: true, reason: named(hit) };
   if (!judged.relevant) return { run: false, reason: judged.reason };
   const superseded = ledger.supersededReason(change, commit);
   if (superseded !== undefined) return { run: false, reason: `${judged.reason}, but ${superseded}` };

@@ -12,9 +12,11 @@ import { fileURLToPath } from 'node:url';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
-import { loadConfig, type Config } from './config.js';
-import { ConfigError, GuardRefusalError, InvalidInvocationError, TargetsFailedError } from './errors.js';
+import { isFleetConfig, loadAnyConfig, type AnyConfig, type FleetConfig } from './config.js';
+import { ConfigError, FleetFailedError, InvalidInvocationError, isGuardRefusal, TargetsFailedError } from './errors.js';
 import { changeEventOf, decide, RunLedger, SETTLE_MS, type ChangeEvent } from './events.js';
+import { clusterConfig, clusterNames } from './fleet.js';
+import { handleFleet, type FleetResponse } from './handler-fleet.js';
 import { METRIC, METRIC_NAMESPACE, METRIC_SERVICE } from './metric-names.js';
 import { runSync, type RunOptions, type SyncReport } from './sync.js';
 
@@ -137,10 +139,10 @@ function describe(value: unknown): string {
 }
 
 /** What the handler needs from the outside world; tests replace any of it. */
-export interface HandlerDeps {
+export interface HandlerDeps<C extends AnyConfig = AnyConfig> {
   runSync: (options: RunOptions) => Promise<SyncReport>;
   /** Loads the config once per container. */
-  loadConfig: () => Promise<{ config: Config; configDir: string }>;
+  loadConfig: () => Promise<{ config: C; configDir: string }>;
   env: NodeJS.ProcessEnv;
   now: () => number;
   logger: Logger;
@@ -149,10 +151,16 @@ export interface HandlerDeps {
   sleep?: (ms: number) => Promise<void>;
 }
 
-type LambdaHandler = (event: unknown, context?: Context) => Promise<HandlerResponse | SkippedEventResponse>;
+/** A `clusters:` config's response: each cluster's {@link HandlerResponse}, or its error. */
+export type FleetHandlerResponse = FleetResponse<HandlerResponse>;
+
+/** The response for a config of type `C`: a `cluster:` config's, a `clusters:` config's, or either. */
+export type ResponseFor<C extends AnyConfig> = C extends FleetConfig ? FleetHandlerResponse : HandlerResponse;
+
+type LambdaHandler<C extends AnyConfig = AnyConfig> = (event: unknown, context?: Context) => Promise<ResponseFor<C> | SkippedEventResponse>;
 
 /** Builds the handler around its dependencies. */
-export function createHandler(deps: HandlerDeps): LambdaHandler {
+export function createHandler<C extends AnyConfig>(deps: HandlerDeps<C>): LambdaHandler<C> {
   // One per container: the coalescing rule's memory of the last successful runs.
   const ledger = new RunLedger();
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
@@ -163,15 +171,17 @@ export function createHandler(deps: HandlerDeps): LambdaHandler {
     try {
       const invocation = parseInvocation(event, { dryRunOnly: deps.env['DRY_RUN_ONLY'] === 'true' });
       const { config, configDir } = await deps.loadConfig();
-      metrics.addDimension('cluster', config.cluster.name);
-      logger.appendKeys({ cluster: config.cluster.name, trigger: invocation.trigger });
-      const options: RunOptions = { config, configDir, commit: invocation.commit };
-      if (context) options.deadline = new Date(started + context.getRemainingTimeInMillis() - DEADLINE_SAFETY_MARGIN_MS);
+      const deadline = context ? new Date(started + context.getRemainingTimeInMillis() - DEADLINE_SAFETY_MARGIN_MS) : undefined;
+      logger.appendKeys(isFleetConfig(config)
+        ? { clusters: clusterNames(config), trigger: invocation.trigger }
+        : { cluster: config.cluster.name, trigger: invocation.trigger });
       // Event-driven sync (lambda/events.ts): an irrelevant or already-seen change is skipped; a
       // relevant one waits until it has settled, so a burst of writes lands in this one run.
       let readStarted = started;
       if (invocation.change) {
-        const decision = decide(invocation.change, config, ledger, invocation.commit);
+        const fleet: AnyConfig = config;
+        const judged = isFleetConfig(fleet) ? fleet.clusters.map((c) => clusterConfig(fleet, c)) : fleet;
+        const decision = decide(invocation.change, judged, ledger, invocation.commit);
         const seen = { kind: invocation.change.kind, time: new Date(invocation.change.time).toISOString() };
         if (!decision.run) {
           metrics.addMetric(METRIC.eventsSkipped, MetricUnit.Count, 1);
@@ -183,29 +193,33 @@ export function createHandler(deps: HandlerDeps): LambdaHandler {
         // deadline, so a short timeout still leaves the run its time; the ledger records the read
         // start as it was, so a shortened wait never makes a later event look seen.
         const now = deps.now();
-        const halfLeft = options.deadline ? (options.deadline.getTime() - now) / 2 : Infinity;
+        const halfLeft = deadline ? (deadline.getTime() - now) / 2 : Infinity;
         const wait = Math.min(decision.readAt - now, SETTLE_MS + 1_000, halfLeft);
         if (wait > 0) await sleep(wait);
         readStarted = deps.now();
         ledger.eventRunStarted(readStarted);
       }
+      // ---- many clusters (clusters:): each cluster's metrics under its own dimension, see handler-fleet.ts
+      if (isFleetConfig(config)) {
+        const options: Omit<RunOptions, 'config'> = { configDir, commit: invocation.commit, ...(deadline ? { deadline } : {}) };
+        const response = await handleFleet({ ...deps, reportMetrics, responseOf }, config, options);
+        ledger.completed({ readStarted, commit: invocation.commit });
+        if (invocation.trigger === 'schedule') metrics.addMetric(METRIC.scheduledRunSucceeded, MetricUnit.Count, 1);
+        return response as ResponseFor<C>;
+      }
+      // ---- end of many clusters
+      metrics.addDimension('cluster', config.cluster.name);
+      const options: RunOptions = { config, configDir, commit: invocation.commit, ...(deadline ? { deadline } : {}) };
       const report = await deps.runSync(options);
       ledger.completed({ readStarted, commit: invocation.commit });
       const response = responseOf(report);
-      metrics.addMetric('MappingsDesired', MetricUnit.Count, report.desired.roles + report.desired.users);
-      metrics.addMetric('EntriesAdded', MetricUnit.Count, report.change?.added.length ?? 0);
-      metrics.addMetric('EntriesRemoved', MetricUnit.Count, report.change?.removed.length ?? 0);
-      metrics.addMetric('EntriesChanged', MetricUnit.Count, report.change?.changed.length ?? 0);
+      reportMetrics(metrics, report);
       if (invocation.trigger === 'schedule') metrics.addMetric(METRIC.scheduledRunSucceeded, MetricUnit.Count, 1);
-      metrics.addMetric('AccessEntrySteps', MetricUnit.Count, report.accessEntries?.plan.steps.length ?? 0);
-      metrics.addMetric('SelfEntryKept', MetricUnit.Count, report.change?.selfEntryKept || report.accessEntries?.plan.selfEntryKept ? 1 : 0);
-      metrics.addMetric('OwnershipRecordMissing', MetricUnit.Count, report.change?.ownershipRecordMissing ? 1 : 0);
-      metrics.addMetric('ForeignEntriesKept', MetricUnit.Count, report.change?.keptAgainstTags.length ?? 0);
       logger.info(summary(report), { ...response });
-      return response;
+      return response as ResponseFor<C>;
     } catch (error) {
       metrics.addMetric('Failures', MetricUnit.Count, 1);
-      const refused = error instanceof GuardRefusalError || (error instanceof TargetsFailedError && error.guardRefused);
+      const refused = isGuardRefusal(error) || (error instanceof FleetFailedError && error.guardRefused);
       if (refused) metrics.addMetric(METRIC.guardRefusals, MetricUnit.Count, 1);
       // In `both`, the target that did not fail did its work: its outcome goes in the log too.
       if (error instanceof TargetsFailedError) logger.info('one target failed; the outcome of each', { ...responseOf(error.report) });
@@ -222,6 +236,18 @@ export function createHandler(deps: HandlerDeps): LambdaHandler {
   };
 }
 
+/** The metrics of one cluster's report (a `clusters:` run adds them per cluster, under its dimension). */
+function reportMetrics(metrics: Metrics, report: SyncReport): void {
+  metrics.addMetric('MappingsDesired', MetricUnit.Count, report.desired.roles + report.desired.users);
+  metrics.addMetric('EntriesAdded', MetricUnit.Count, report.change?.added.length ?? 0);
+  metrics.addMetric('EntriesRemoved', MetricUnit.Count, report.change?.removed.length ?? 0);
+  metrics.addMetric('EntriesChanged', MetricUnit.Count, report.change?.changed.length ?? 0);
+  metrics.addMetric('AccessEntrySteps', MetricUnit.Count, report.accessEntries?.plan.steps.length ?? 0);
+  metrics.addMetric('SelfEntryKept', MetricUnit.Count, report.change?.selfEntryKept || report.accessEntries?.plan.selfEntryKept ? 1 : 0);
+  metrics.addMetric('OwnershipRecordMissing', MetricUnit.Count, report.change?.ownershipRecordMissing ? 1 : 0);
+  metrics.addMetric('ForeignEntriesKept', MetricUnit.Count, report.change?.keptAgainstTags.length ?? 0);
+}
+
 function summary(report: SyncReport): string {
   const names = (report.target?.targets ?? ['configMap']).map((t) => (t === 'configMap' ? 'aws-auth' : 'access entries')).join(' and ');
   if (report.committed) return `${names} updated`;
@@ -233,11 +259,11 @@ function summary(report: SyncReport): string {
  * The deployed config sits next to this file in the asset (see infra/eks-auth-sync.ts), so it
  * is read from disk once per container, never from an environment variable (4 KB limit).
  */
-function configLoaderFromAsset(env: NodeJS.ProcessEnv): () => Promise<{ config: Config; configDir: string }> {
-  let loaded: Promise<{ config: Config; configDir: string }> | undefined;
+function configLoaderFromAsset(env: NodeJS.ProcessEnv): () => Promise<{ config: AnyConfig; configDir: string }> {
+  let loaded: Promise<{ config: AnyConfig; configDir: string }> | undefined;
   const load = async () => {
     const path = resolve(dirname(fileURLToPath(import.meta.url)), env['CONFIG_PATH'] ?? 'config.json');
-    const { config, baseDir } = await loadConfig(path);
+    const { config, baseDir } = await loadAnyConfig(path);
     return { config, configDir: baseDir };
   };
   return () => {

@@ -22,9 +22,10 @@ export const METRIC = {
 } as const;
 
 /**
- * The dimensions of every metric of a run: Powertools' `service` and the handler's `cluster`.
+ * The dimensions of every metric of a `cluster:` run: Powertools' `service` and the handler's
+ * `cluster`. Without a cluster, those of a `clusters:` run's fleet-wide metrics: `service` only.
  * @example metricDimensions('prod') // { service: 'eks-auth-sync', cluster: 'prod' }
  */
-export function metricDimensions(clusterName: string): Record<string, string> {
-  return { service: METRIC_SERVICE, cluster: clusterName };
+export function metricDimensions(clusterName?: string): Record<string, string> {
+  return clusterName === undefined ? { service: METRIC_SERVICE } : { service: METRIC_SERVICE, cluster: clusterName };
 }

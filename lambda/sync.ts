@@ -16,7 +16,7 @@ import { AWS_AUTH_NAME, AWS_AUTH_NAMESPACE } from './configmap.js';
 import { DeadlineError, TargetsFailedError, type GuardTarget } from './errors.js';
 import type { SelfIdentity } from './guards.js';
 import type { DesiredState, Mappings, Warning } from './mappings.js';
-import { runScanners, sharedReads, type ScanDeps } from './scanners/index.js';
+import { runScanners, sharedReads, type ScanDeps, type SharedReads } from './scanners/index.js';
 
 export interface RunOptions {
   config: Config;
@@ -36,6 +36,8 @@ export interface RunOptions {
   clock?: () => Date;
   /** How a just-created access entry's NotFound is retried (tests shorten the wait). @default 5 attempts, 1 s apart */
   accessEntryNotFoundRetry?: { attempts: number; delayMs: number };
+  /** Reads shared with other runs (the clusters of a fleet run: lambda/fleet.ts). @default this run's own */
+  shared?: SharedReads;
 }
 
 /** The change a sync made, or would make in a dry run. Every entry names its source. */
@@ -113,7 +115,7 @@ export interface SyncReport {
 export async function runSync(options: RunOptions): Promise<SyncReport> {
   const { config } = options;
   const aws = awsContext(config, options);
-  const desired = await runScanners(config, scanDeps(config, options.configDir, aws));
+  const desired = await runScanners(config, scanDeps(config, options.configDir, aws, options.shared));
   const report: SyncReport = {
     dryRun: !options.commit,
     committed: false,
@@ -268,7 +270,8 @@ interface ClusterConnection {
 
 /**
  * DescribeCluster for the endpoint, CA and authentication mode, and who we are (for the
- * self-lockout guard). The cluster is reached with the top-level `aws` settings, never a scanner's.
+ * self-lockout guard). The cluster is reached with the top-level `aws` settings (as
+ * `cluster.roleARN` when set), never a scanner's.
  */
 async function connect(config: Config, { clients, whoAmI }: AwsContext): Promise<ClusterConnection> {
   const [info, self] = await Promise.all([describeCluster(clients.eks(), config.cluster.name), whoAmI()]);
@@ -308,18 +311,19 @@ interface AwsContext {
  * throttling and 5xx until the run's deadline (the CLI's, which has none: CLI_RETRY_WINDOW_MS).
  */
 function awsContext(config: Config, run: Pick<RunOptions, 'deadline' | 'clock'> = {}): AwsContext {
-  const region = config.cluster.region;
+  const { region, roleARN } = config.cluster;
   const retry = { ...(run.deadline !== undefined && { deadline: run.deadline }), ...(run.clock !== undefined && { clock: run.clock }) };
-  const clients = clientFactory(config.aws, { ...(region !== undefined && { region }), retry });
+  const clients = clientFactory(config.aws, { ...(region !== undefined && { region }), ...(roleARN !== undefined && { clusterRoleARN: roleARN }), retry });
   return { clients, whoAmI: once(() => callerIdentity(clients.sts())) };
 }
 
 /**
- * What the scanners need for a run: its clients, and the caller's account, asked of STS only if a
- * scanner needs it (the same answer names the identity for the self-lockout guard).
+ * What the scanners need for a run: its clients, the caller's account, asked of STS only if a
+ * scanner needs it (the same answer names the identity for the self-lockout guard), and the reads
+ * shared with other runs (a fleet's), else its own.
  */
-export function scanDeps(config: Config, baseDir: string, aws: AwsContext = awsContext(config)): ScanDeps {
-  return { clients: aws.clients, baseDir, callerAccountId: async () => (await aws.whoAmI()).account, shared: sharedReads() };
+export function scanDeps(config: Config, baseDir: string, aws: AwsContext = awsContext(config), shared: SharedReads = sharedReads()): ScanDeps {
+  return { clients: aws.clients, baseDir, callerAccountId: async () => (await aws.whoAmI()).account, shared };
 }
 
 type CallerIdentity = Awaited<ReturnType<typeof callerIdentity>>;

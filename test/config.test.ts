@@ -3,14 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, parseConfig, parseMappingsDocument, scannerName } from '../lambda/config.js';
+import { isFleetConfig, loadAnyConfig, loadConfig, parseAnyConfig, parseConfig, parseMappingsDocument, scannerName } from '../lambda/config.js';
 import { ConfigError } from '../lambda/errors.js';
 
 const minimal = 'cluster: {name: prod}\nscanners:\n- type: file\n  file: {path: mappings.yaml}\n';
 
-function problems(text: string): string {
+function problems(text: string, parse: (text: string, origin: string) => unknown = parseConfig): string {
   try {
-    parseConfig(text, 'config.yaml');
+    parse(text, 'config.yaml');
   } catch (err) {
     expect(err).toBeInstanceOf(ConfigError);
     return (err as Error).message;
@@ -60,7 +60,7 @@ scanners:
 
   it.each([
     ['a missing field', 'cluster: {}\nscanners: [{type: iam, iam: {}}]', 'cluster.name: required'],
-    ['an unknown top-level key', `${minimal}clusters: {}`, 'clusters: unknown key'],
+    ['an unknown top-level key', `${minimal}bogus: {}`, 'bogus: unknown key'],
     ['an unknown nested key', 'cluster: {name: c}\nscanners: [{type: iam, iam: {bogus: x}}]', 'config.yaml: scanners[0].iam.bogus: unknown key'],
     ['a wrong type', 'cluster: {name: c}\nscanners: [{type: iam, iam: {disableUserScan: "yes"}}]',
       'scanners[0].iam.disableUserScan: expected boolean, got string "yes"'],
@@ -228,6 +228,63 @@ describe('the iamGroups and identityCenter sections', () => {
       'scanners[0].iamGroups: a scanner of type identityCenter takes an "identityCenter" section, not "iamGroups"'],
   ])('rejects %s naming its path', (_what, scanner, expected) => {
     expect(problems(withScanner(scanner))).toContain(expected);
+  });
+});
+
+describe('cluster: or clusters:', () => {
+  const shared = 'scanners: [{type: iam, iam: {}}]\n';
+  const anyProblems = (text: string): string => problems(text, parseAnyConfig);
+
+  it('reads a cluster: config as before, with a role for the cluster\'s calls', () => {
+    const c = parseAnyConfig(`cluster: {name: prod, roleARN: "arn:aws:iam::444455556666:role/eks-auth-sync"}\n${shared}`, 'config.yaml');
+    expect(isFleetConfig(c)).toBe(false);
+    expect(c).toMatchObject({ cluster: { name: 'prod', roleARN: 'arn:aws:iam::444455556666:role/eks-auth-sync' }, scanners: [{ type: 'iam' }] });
+  });
+
+  it('reads a clusters: list with per-cluster sync and scanners, sharing the top-level scanners', () => {
+    const c = parseAnyConfig(`clusters:
+- {name: prod, region: eu-west-1}
+- name: staging
+  accountID: "444455556666"
+  roleARN: "arn:aws:iam::444455556666:role/eks-auth-sync"
+  sync: {target: accessEntries, maxRemovals: 3}
+  scanners: [{type: ssm, ssm: {path: /eks/staging/auth}}]
+sync: {mode: replace}
+${shared}`, 'config.yaml');
+    if (!isFleetConfig(c)) throw new Error('expected a clusters: config');
+    expect(c.clusters.map((k) => k.name)).toEqual(['prod', 'staging']);
+    expect(c.clusters[1]).toMatchObject({ sync: { target: 'accessEntries', maxRemovals: 3 }, scanners: [{ type: 'ssm' }] });
+    expect(c.clusters[0]?.scanners).toBeUndefined();
+    expect(c.scanners).toHaveLength(1);
+  });
+
+  it.each([
+    ['both cluster and clusters', `cluster: {name: a}\nclusters: [{name: b}]\n${shared}`, 'config.yaml: cluster, clusters: give one of them'],
+    ['neither', shared, 'config.yaml: cluster: required (or clusters: a list of clusters)'],
+    ['a cluster named twice', `clusters: [{name: a}, {name: b}, {name: a}]\n${shared}`,
+      'clusters[2].name: "a" is also the name of clusters[0]; name each cluster once'],
+    ['a cluster without scanners when none are shared', 'clusters: [{name: a, scanners: [{type: iam, iam: {}}]}, {name: b}]',
+      'config.yaml: clusters[1].scanners: required: this cluster has none, and there are no top-level scanners to share'],
+    ['an empty list', `clusters: []\n${shared}`, 'clusters: at least one cluster is required'],
+    ['an unknown key in a cluster', `clusters: [{name: a, regoin: eu-west-1}]\n${shared}`, 'clusters[0].regoin: unknown key; did you mean region?'],
+    ['an unknown sync override', `clusters: [{name: a, sync: {maxRemoval: 1}}]\n${shared}`, 'clusters[0].sync.maxRemoval: unknown key; did you mean maxRemovals?'],
+    ['a cluster role that is not a role', `clusters: [{name: a, roleARN: "arn:aws:iam::111122223333:user/a"}]\n${shared}`, 'clusters[0].roleARN:'],
+    ['a cluster scanner section that does not match its type', `clusters: [{name: a, scanners: [{type: iam, static: {}}]}]`,
+      'clusters[0].scanners[0].static: a scanner of type iam takes an "iam" section, not "static"'],
+  ])('rejects %s', (_what, text, expected) => {
+    expect(anyProblems(text)).toContain(expected);
+  });
+
+  it('a one-cluster reader names the form it cannot take', () => {
+    expect(problems(`clusters: [{name: a}]\n${shared}`)).toContain('config.yaml: clusters: this reads a config for one cluster (cluster:)');
+  });
+
+  it('loadAnyConfig reads either form from a file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'eas-config-'));
+    writeFileSync(join(dir, 'c.yaml'), `clusters: [{name: a}, {name: b}]\n${shared}`);
+    const { config, baseDir } = await loadAnyConfig(join(dir, 'c.yaml'));
+    expect(baseDir).toBe(dir);
+    expect(isFleetConfig(config) && config.clusters.map((c) => c.name)).toEqual(['a', 'b']);
   });
 });
 

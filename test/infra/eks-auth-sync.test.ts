@@ -244,7 +244,7 @@ describe('EksAuthSync', () => {
 
   test('the clusterName prop replaces the config\'s cluster name', () => {
     const { construct, template } = build({ clusterName: 'staging' });
-    expect(construct.config.cluster.name).toBe('staging');
+    expect(construct.config).toMatchObject({ cluster: { name: 'staging' } });
     expect(JSON.stringify(statements(template()))).toContain(':cluster/staging');
   });
 

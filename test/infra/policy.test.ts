@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { leastPrivilegeStatements, type StatementSpec } from '../../infra/policy.js';
-import { parseConfig } from '../../lambda/config.js';
+import { parseAnyConfig, parseConfig } from '../../lambda/config.js';
 import { OWNED_TAG } from '../../lambda/targets/access-entries/plan.js';
 import { buildWithoutBundling } from '../support/cdk.js';
 
@@ -346,6 +346,69 @@ describe('iam:GetRole, to resolve role paths', () => {
 
   test('is not granted for the configMap target, which needs no path', () => {
     expect(getRole(`${staticRoles('arn:aws:iam::111122223333:role/Admin')}\n- {type: ssm, ssm: {path: /p}}`, 'configMap')).toBeUndefined();
+  });
+});
+
+describe('many clusters (clusters:)', () => {
+  const fleetStatements = (yaml: string) => leastPrivilegeStatements(parseAnyConfig(yaml, 'fleet.yaml'), scope);
+  const sid = (statements: StatementSpec[], id: string) => statements.find((s) => s.sid === id);
+
+  test('describes each cluster in its own account and region, and its access entries only where its target may write them', () => {
+    const statements = fleetStatements(`clusters:
+- {name: prod}
+- {name: eu-api, region: eu-central-1, accountID: "444455556666"}
+- {name: legacy, sync: {target: configMap}}
+scanners: [{type: iam, iam: {}}]
+`);
+    expect(sid(statements, 'DescribeTheCluster')?.resources).toEqual([
+      'arn:aws:eks:eu-west-1:111122223333:cluster/prod',
+      'arn:aws:eks:eu-central-1:444455556666:cluster/eu-api',
+      'arn:aws:eks:eu-west-1:111122223333:cluster/legacy',
+    ]);
+    expect(sid(statements, 'ListAccessEntries')?.resources).toEqual([
+      'arn:aws:eks:eu-west-1:111122223333:cluster/prod',
+      'arn:aws:eks:eu-central-1:444455556666:cluster/eu-api',
+    ]);
+    expect(sid(statements, 'ChangeOwnedAccessEntries')).toMatchObject({
+      resources: ['arn:aws:eks:eu-west-1:111122223333:access-entry/prod/*', 'arn:aws:eks:eu-central-1:444455556666:access-entry/eu-api/*'],
+      conditions: { StringEquals: { [`aws:ResourceTag/${OWNED_TAG.key}`]: OWNED_TAG.value } },
+    });
+    // The shared IAM read is one statement, whatever the number of clusters.
+    expect(statements.filter((s) => s.sid === 'ReadIamIdentities')).toEqual([
+      expect.objectContaining({ actions: ['iam:GetAccountAuthorizationDetails'], resources: ['*'] }),
+    ]);
+  });
+
+  test('a cluster reached through its roleARN gets only sts:AssumeRole on that role, no EKS action on it', () => {
+    const role = 'arn:aws:iam::444455556666:role/eks-auth-sync-workload';
+    const statements = fleetStatements(`clusters:
+- {name: prod}
+- {name: workload, accountID: "444455556666", roleARN: "${role}"}
+scanners: [{type: iam, iam: {}}]
+`);
+    expect(sid(statements, 'AssumeConfiguredRoles')?.resources).toEqual([role]);
+    expect(sid(statements, 'DescribeTheCluster')?.resources).toEqual(['arn:aws:eks:eu-west-1:111122223333:cluster/prod']);
+    expect(statements.flatMap((s) => s.resources).filter((r) => r.includes('workload') && r !== role)).toEqual([]);
+  });
+
+  test("a cluster's own scanners add their reads; every cluster's parameters are in one statement", () => {
+    const statements = fleetStatements(`clusters:
+- {name: prod, scanners: [{type: ssm, ssm: {path: /eks/prod/auth}}]}
+- {name: staging, region: us-east-1, scanners: [{type: ssm, ssm: {path: /eks/staging/auth}}]}
+sync: {target: configMap}
+`);
+    expect(sid(statements, 'ReadParameters')?.resources).toEqual([
+      'arn:aws:ssm:eu-west-1:111122223333:parameter/eks/prod/auth',
+      'arn:aws:ssm:us-east-1:111122223333:parameter/eks/staging/auth',
+    ]);
+    expect(sid(statements, 'ReadIamIdentities')).toBeUndefined();
+  });
+
+  test('a cluster: config with a cluster roleARN assumes it and describes nothing itself', () => {
+    const role = 'arn:aws:iam::444455556666:role/eks-auth-sync';
+    const statements = leastPrivilegeStatements(parseConfig(`cluster: {name: prod, roleARN: "${role}"}\nscanners: [{type: iam, iam: {}}]`, 't.yaml'), scope);
+    expect(statements.map((s) => s.sid)).toEqual(['ReadIamIdentities', 'AssumeConfiguredRoles']);
+    expect(sid(statements, 'AssumeConfiguredRoles')?.resources).toEqual([role]);
   });
 });
 

@@ -1,0 +1,25 @@
+/**
+ * The world of the fleet tests: the stand-ins' demo account with its cluster `demo` in `API` mode,
+ * more clusters of that account described by the EKS stand-in, and the stand-ins' environment in
+ * `process.env` for the in-process SDK clients.
+ */
+import { clusterCreatorEntry } from './aws-standins/index.js';
+import { startEnvironment, type Environment } from './environment.js';
+
+/** The demo dataset's account. */
+export const DEMO_ACCOUNT = '111122223333';
+
+/** Starts the world with `demo` and `more` clusters (all `API` mode); `stop` puts `process.env` back. */
+export async function startFleetWorld(more: readonly string[]): Promise<{ world: Environment; stop: () => Promise<void> }> {
+  const saved = { ...process.env };
+  const world = await startEnvironment({ authenticationMode: 'API', accessEntries: [clusterCreatorEntry(`arn:aws:iam::${DEMO_ACCOUNT}:role/intern-wants-admin`)] });
+  Object.assign(process.env, world.env(), { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' });
+  for (const name of more) world.aws.eks.putCluster({ name, endpoint: world.kube.url, caPem: world.kube.caPem, authenticationMode: 'API' });
+  return {
+    world,
+    stop: async () => {
+      process.env = saved;
+      await world.close();
+    },
+  };
+}
