@@ -15,6 +15,7 @@ import type { Context } from 'aws-lambda';
 import { loadConfig, type Config } from './config.js';
 import { ConfigError, GuardRefusalError, InvalidInvocationError, TargetsFailedError } from './errors.js';
 import { METRIC, METRIC_NAMESPACE, METRIC_SERVICE } from './metric-names.js';
+import { notificationPayload, notifierFromEnv, type Notifier, type RunOutcome } from './notify.js';
 import { runSync, type RunOptions, type SyncReport } from './sync.js';
 
 /**
@@ -133,6 +134,8 @@ export interface HandlerDeps {
   now: () => number;
   logger: Logger;
   metrics: Metrics;
+  /** Change notifications: publishes a committing run's changes and refusals; absent: none are published. */
+  notify?: Notifier | undefined;
 }
 
 type LambdaHandler = (event: unknown, context?: Context) => Promise<HandlerResponse>;
@@ -143,11 +146,14 @@ export function createHandler(deps: HandlerDeps): LambdaHandler {
     const started = deps.now();
     const { metrics, logger } = deps;
     if (context) logger.addContext(context);
+    // Change notifications: set once a committing run is known; dry runs publish nothing.
+    let notifyAs: Pick<RunOutcome, 'cluster' | 'trigger'> | undefined;
     try {
       const invocation = parseInvocation(event, { dryRunOnly: deps.env['DRY_RUN_ONLY'] === 'true' });
       const { config, configDir } = await deps.loadConfig();
       metrics.addDimension('cluster', config.cluster.name);
       logger.appendKeys({ cluster: config.cluster.name, trigger: invocation.trigger });
+      if (invocation.commit) notifyAs = { cluster: config.cluster.name, trigger: invocation.trigger };
       const options: RunOptions = { config, configDir, commit: invocation.commit };
       if (context) options.deadline = new Date(started + context.getRemainingTimeInMillis() - DEADLINE_SAFETY_MARGIN_MS);
       const report = await deps.runSync(options);
@@ -162,6 +168,7 @@ export function createHandler(deps: HandlerDeps): LambdaHandler {
       metrics.addMetric('OwnershipRecordMissing', MetricUnit.Count, report.change?.ownershipRecordMissing ? 1 : 0);
       metrics.addMetric('ForeignEntriesKept', MetricUnit.Count, report.change?.keptAgainstTags.length ?? 0);
       logger.info(summary(report), { ...response });
+      if (notifyAs) await sendNotification(deps, { ...notifyAs, report });
       return response;
     } catch (error) {
       metrics.addMetric('Failures', MetricUnit.Count, 1);
@@ -173,6 +180,7 @@ export function createHandler(deps: HandlerDeps): LambdaHandler {
       // see this count; the config was validated at synth, and the no-success alarm still fires.
       if (error instanceof ConfigError) metrics.addMetric(METRIC.invalidConfig, MetricUnit.Count, 1);
       logger.error('sync failed', error instanceof Error ? error : String(error));
+      if (notifyAs) await sendNotification(deps, { ...notifyAs, error });
       throw error;
     } finally {
       metrics.addMetric('DurationMs', MetricUnit.Milliseconds, deps.now() - started);
@@ -180,6 +188,23 @@ export function createHandler(deps: HandlerDeps): LambdaHandler {
       logger.resetKeys();
     }
   };
+}
+
+/**
+ * Change notifications (lambda/notify.ts): publishes the run's committed changes and guard
+ * refusals, if any. A failed publish does not change the run's outcome: the change is in place
+ * (or the refusal stands, and its own alarm fires), and failing the run would only make the next
+ * one look at a change it no longer sees. It is logged (destination and error, never the payload)
+ * and counted in NotificationFailures, which the stack alarms on at once.
+ */
+async function sendNotification({ notify, logger, metrics, now }: HandlerDeps, outcome: Omit<RunOutcome, 'time'>): Promise<void> {
+  if (!notify) return;
+  const payload = notificationPayload({ ...outcome, time: new Date(now()) });
+  if (!payload) return;
+  const failures = await notify(payload);
+  if (failures.length === 0) return;
+  metrics.addMetric(METRIC.notificationFailures, MetricUnit.Count, failures.length);
+  logger.error('change notification not delivered; the sync outcome stands', { failures });
 }
 
 function summary(report: SyncReport): string {
@@ -220,4 +245,5 @@ export const handler: LambdaHandler = createHandler({
   now: () => Date.now(),
   logger: new Logger({ serviceName: METRIC_SERVICE }),
   metrics: new Metrics({ namespace: METRIC_NAMESPACE, serviceName: METRIC_SERVICE }),
+  notify: notifierFromEnv(process.env),
 });

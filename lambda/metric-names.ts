@@ -17,6 +17,8 @@ export const METRIC = {
   guardRefusals: 'GuardRefusals',
   /** 1 for each run that stopped on an invalid config or mappings document. */
   invalidConfig: 'InvalidConfig',
+  /** Change notifications: 1 for each destination (SNS topic, EventBridge bus) a notification did not reach. */
+  notificationFailures: 'NotificationFailures',
 } as const;
 
 /**
