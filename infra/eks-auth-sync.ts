@@ -8,6 +8,7 @@ import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Aws, Duration, Tags, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as eks from 'aws-cdk-lib/aws-eks';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -15,12 +16,15 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { parseConfig, parseMappingsDocument, type Config } from '../lambda/config.js';
 import { ConfigError } from '../lambda/errors.js';
 import { METRIC, METRIC_NAMESPACE, METRIC_SERVICE, metricDimensions } from '../lambda/metric-names.js';
 import { OWNED_TAG } from '../lambda/targets/access-entries/plan.js';
 import { leastPrivilegeStatements } from './policy.js';
+import { functionNetwork } from './network.js';
+import { wireNotifications } from './notifications.js';
 import { ESM_REQUIRE_BANNER, MAIN_FIELDS } from './bundling.js';
 
 const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -131,6 +135,44 @@ export interface EksAuthSyncProps {
    * @default 'eks-auth-sync'
    */
   readonly kubernetesUsername?: string;
+
+  // --- Change notifications and private endpoints (issue 13; infra/notifications.ts, infra/network.ts) ---
+
+  /**
+   * A standard SNS topic every committed change and guard refusal is published to (the payload
+   * is in the README, "Change notifications"). The function may publish to this topic only, and
+   * use its KMS key when the ITopic carries one (`Topic.fromTopicAttributes({ topicArn, keyArn })`).
+   * @default - no SNS notifications
+   */
+  readonly notificationTopic?: sns.ITopic;
+
+  /**
+   * An EventBridge bus every committed change and guard refusal is sent to as an event with
+   * `source: eks-auth-sync` (`EventBus.fromEventBusName(this, 'Bus', 'default')` for the
+   * default bus). The function may put events on this bus only.
+   * @default - no EventBridge events
+   */
+  readonly notificationEventBus?: events.IEventBus;
+
+  /**
+   * The VPC the function runs in, for a cluster whose endpoint is private. The function then
+   * needs a route to the AWS APIs (interface endpoints or NAT; see the README, "Private
+   * endpoints"), and the cluster's security group must allow 443 from the function's.
+   * @default - the function runs outside any VPC
+   */
+  readonly vpc?: ec2.IVpc;
+
+  /**
+   * The subnets of `vpc` the function's network interfaces go in.
+   * @default - the VPC's private subnets
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+
+  /**
+   * The function's security groups (with `vpc`).
+   * @default - a new security group that allows only HTTPS (443) out
+   */
+  readonly securityGroups?: ec2.ISecurityGroup[];
 }
 
 /**
@@ -152,6 +194,10 @@ export class EksAuthSync extends Construct {
   readonly invalidConfigAlarm: cloudwatch.Alarm;
   /** Present when `createAccessEntry` is set. */
   readonly accessEntry?: eks.CfnAccessEntry;
+  /** The security group created for the function: with `vpc` and no `securityGroups`. */
+  readonly securityGroup?: ec2.SecurityGroup;
+  /** Fires at once when a change notification was not delivered (with a topic or bus). */
+  readonly notificationFailedAlarm?: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: EksAuthSyncProps) {
     super(scope, id);
@@ -199,6 +245,10 @@ export class EksAuthSync extends Construct {
     }
     for (const [id, why] of reasons) Validations.of(this.role).acknowledge({ id, reason: [...why].join(' ') });
 
+    // Private endpoints: the VPC, subnets and security groups, and the ENI permissions.
+    const network = functionNetwork(this, this.role, props);
+    if (network.securityGroup) this.securityGroup = network.securityGroup;
+
     // Bundling runs inside the NodejsFunction constructor: the staged files are copied into the
     // asset by then, and removed so no copy of the config stays behind in the temp directory.
     const stagingDir = stageAssetFiles(shipped);
@@ -220,6 +270,7 @@ export class EksAuthSync extends Construct {
         retryAttempts: 0,
         maxEventAge: maxEventAge(schedule),
         role: this.role,
+        ...network.functionProps,
         logGroup: this.logGroup,
         loggingFormat: lambda.LoggingFormat.JSON,
         environment: {
@@ -252,6 +303,8 @@ export class EksAuthSync extends Construct {
     } finally {
       rmSync(stagingDir, { recursive: true, force: true });
     }
+    // Lambda checks the ENI permissions when it creates the function.
+    if (network.policy) this.function.node.addDependency(network.policy);
 
     this.rule = new events.Rule(this, 'Schedule', {
       description: `eks-auth-sync: commit the aws-auth of ${this.config.cluster.name}`,
@@ -287,6 +340,13 @@ export class EksAuthSync extends Construct {
     this.invalidConfigAlarm = atOnce('InvalidConfig', METRIC.invalidConfig, 'a run stopped on an invalid config or mappings document');
     if (props.alarmAction) {
       for (const alarm of [this.noSuccessAlarm, this.guardRefusalAlarm, this.invalidConfigAlarm]) alarm.addAlarmAction(props.alarmAction);
+    }
+
+    // Change notifications: where to publish, the permission to, and an alarm when one is lost
+    // (the run itself succeeds, and the next one has no change left to tell).
+    if (wireNotifications(this.function, this.role, props)) {
+      this.notificationFailedAlarm = atOnce('NotificationFailed', METRIC.notificationFailures, 'a change notification (SNS or EventBridge) was not delivered, though the change itself is in place');
+      if (props.alarmAction) this.notificationFailedAlarm.addAlarmAction(props.alarmAction);
     }
 
     if (props.createAccessEntry) {

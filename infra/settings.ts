@@ -4,13 +4,15 @@
  * few lines and the mapping is tested without synthesizing.
  */
 import { dirname } from 'node:path';
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Fn } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
-import { validateConfig } from '../lambda/config.js';
+import type { Construct } from 'constructs';
+import { validateConfig, type Config } from '../lambda/config.js';
 import { ConfigError } from '../lambda/errors.js';
 import type { EksAuthSyncProps } from './eks-auth-sync.js';
 
@@ -26,7 +28,17 @@ export interface AppSettings {
   /** `deployment.stackName`, if the file sets one. */
   readonly stackName?: string;
   readonly props: EksAuthSyncProps;
+  /**
+   * The existing resources the `deployment` section names (VPC, subnets, security groups,
+   * notification topic and bus), imported into `scope` (the stack) without lookups, so synth
+   * stays offline; to be merged into `props`. Present only when the section names some.
+   * @example new EksAuthSync(stack, 'EksAuthSync', { ...props, ...importedResources?.(stack) })
+   */
+  readonly importedResources?: (scope: Construct) => ImportedResources;
 }
+
+/** The props whose values are constructs, and so need a scope to be imported in. */
+export type ImportedResources = Pick<EksAuthSyncProps, 'vpc' | 'vpcSubnets' | 'securityGroups' | 'notificationTopic' | 'notificationEventBus'>;
 
 /**
  * Validates a parsed config document and maps its `deployment` section onto EksAuthSync props;
@@ -57,7 +69,33 @@ export function settingsFromConfig(document: unknown, configFile: string): AppSe
     ...(d.kubernetesGroup !== undefined && { kubernetesGroup: d.kubernetesGroup }),
     ...(d.kubernetesUsername !== undefined && { kubernetesUsername: d.kubernetesUsername }),
   };
-  return d.stackName === undefined ? { props } : { stackName: d.stackName, props };
+  const settings: AppSettings = d.stackName === undefined ? { props } : { stackName: d.stackName, props };
+  return d.vpc || d.notifications?.topicArn || d.notifications?.eventBus ? { ...settings, importedResources: (scope) => importedResources(scope, d) } : settings;
+}
+
+/**
+ * Change notifications and private endpoints: imports what `deployment.notifications` and
+ * `deployment.vpc` name. The VPC is imported by ID alone (the function's subnets are given by
+ * ID), so nothing is looked up in the account.
+ */
+function importedResources(scope: Construct, d: NonNullable<Config['deployment']>): ImportedResources {
+  const out: { -readonly [K in keyof ImportedResources]: ImportedResources[K] } = {};
+  const { topicArn, eventBus } = d.notifications ?? {};
+  if (topicArn) out.notificationTopic = Topic.fromTopicArn(scope, 'NotificationTopic', topicArn);
+  if (eventBus) {
+    out.notificationEventBus = eventBus.startsWith('arn:')
+      ? events.EventBus.fromEventBusArn(scope, 'NotificationBus', eventBus)
+      : events.EventBus.fromEventBusName(scope, 'NotificationBus', eventBus);
+  }
+  if (d.vpc) {
+    // The region's AZs as a deploy-time list: CDK needs some, and nothing here reads them.
+    out.vpc = ec2.Vpc.fromVpcAttributes(scope, 'Vpc', { vpcId: d.vpc.vpcId, availabilityZones: Fn.getAzs() });
+    out.vpcSubnets = { subnets: d.vpc.subnetIds.map((id, i) => ec2.Subnet.fromSubnetId(scope, `Subnet${i}`, id)) };
+    if (d.vpc.securityGroupIds) {
+      out.securityGroups = d.vpc.securityGroupIds.map((id, i) => ec2.SecurityGroup.fromSecurityGroupId(scope, `SecurityGroup${i}`, id));
+    }
+  }
+  return out;
 }
 
 /**

@@ -375,11 +375,16 @@ export function subjectOf(payload: NotificationPayload): string {
   return subject.length <= 100 ? subject : `${subject.slice(0, 97)}...`;
 }
 
+/** The environment variables the construct sets (infra/notifications.ts) and the handler reads. */
+export const NOTIFICATION_ENV = { topicArn: 'NOTIFICATION_TOPIC_ARN', eventBusArn: 'NOTIFICATION_EVENT_BUS_ARN' } as const;
+
 /** Where to publish, from the environment the construct sets. */
 export function notificationTargetsFromEnv(env: NodeJS.ProcessEnv): NotificationTargets {
   const targets: NotificationTargets = {};
-  if (env['NOTIFICATION_TOPIC_ARN']) targets.topicArn = env['NOTIFICATION_TOPIC_ARN'];
-  if (env['NOTIFICATION_EVENT_BUS_ARN']) targets.eventBusArn = env['NOTIFICATION_EVENT_BUS_ARN'];
+  const topicArn = env[NOTIFICATION_ENV.topicArn];
+  const eventBusArn = env[NOTIFICATION_ENV.eventBusArn];
+  if (topicArn) targets.topicArn = topicArn;
+  if (eventBusArn) targets.eventBusArn = eventBusArn;
   return targets;
 }
 
