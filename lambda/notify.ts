@@ -8,8 +8,8 @@
  * (`publishNotification`) is the only I/O, and a failed publish never changes the sync's outcome
  * (see the handler).
  */
-import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import type { SNSClient } from '@aws-sdk/client-sns';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { GuardRefusalError, TargetsFailedError, type GuardTarget } from './errors.js';
 import type { SyncReport } from './sync.js';
 import { defaultUsername, type Step } from './targets/access-entries/plan.js';
@@ -161,7 +161,11 @@ function awsAuthChanges(report: SyncReport): AccessChange[] {
   for (const e of change.added) {
     out.push({ ...principal('aws-auth', e.arn, 'granted', e.source), username: { before: null, after: e.username }, gained: { groups: [...e.groups], accessPolicies: [] }, lost: none() });
   }
-  for (const { before, after } of change.changed) out.push(awsAuthChanged(before, after));
+  for (const { before, after } of change.changed) {
+    const changed = awsAuthChanged(before, after);
+    // An entry taken over exactly as it was (adopted) changes its owner, not anyone's access.
+    if (changed.username || changed.gained.groups.length > 0 || changed.lost.groups.length > 0) out.push(changed);
+  }
   for (const e of change.removed) {
     out.push({ ...principal('aws-auth', e.arn, 'revoked', e.source), username: { before: e.username, after: null }, gained: none(), lost: { groups: [...e.groups], accessPolicies: [] } });
   }
@@ -284,10 +288,10 @@ export interface NotificationTargets {
   eventBusArn?: string;
 }
 
-/** The clients publishing uses; built lazily so a run without notifications never loads them. */
+/** The clients publishing uses; built on first use, so a run that publishes nothing builds none. */
 export interface NotificationClients {
-  sns: () => Promise<SNSClient>;
-  eventBridge: () => Promise<EventBridgeClient>;
+  sns: () => SNSClient;
+  eventBridge: () => EventBridgeClient;
 }
 
 /** A publish that failed: which destination, and the error's name and message (never the payload). */
@@ -326,8 +330,7 @@ async function settle(destination: string, publish: () => Promise<void>): Promis
 }
 
 async function publishToSns(payload: NotificationPayload, topicArn: string, clients: NotificationClients): Promise<void> {
-  const { PublishCommand } = await import('@aws-sdk/client-sns');
-  const sns = await clients.sns();
+  const sns = clients.sns();
   await sns.send(new PublishCommand({
     TopicArn: topicArn,
     Subject: subjectOf(payload),
@@ -343,8 +346,7 @@ async function publishToSns(payload: NotificationPayload, topicArn: string, clie
 }
 
 async function putEvent(payload: NotificationPayload, eventBus: string, clients: NotificationClients, sleep: (ms: number) => Promise<void>): Promise<void> {
-  const { PutEventsCommand } = await import('@aws-sdk/client-eventbridge');
-  const events = await clients.eventBridge();
+  const events = clients.eventBridge();
   const entry = {
     Source: NOTIFICATION_SOURCE,
     DetailType: payload.detailType,
@@ -394,20 +396,17 @@ export function notificationTargetsFromEnv(env: NodeJS.ProcessEnv): Notification
  */
 const CLIENT_SETTINGS = { maxAttempts: 2, requestHandler: { requestTimeout: 3_000, connectionTimeout: 1_000 } } as const;
 
-/**
- * Clients in the destination's region (from its ARN; else the function's); the SDKs are imported
- * only when a notification is published.
- */
+/** Clients in the destination's region (from its ARN; else the function's), built on first use. */
 export function defaultNotificationClients(targets: NotificationTargets): NotificationClients {
   const regionOf = (arn: string | undefined): { region?: string } => {
     const region = arn?.startsWith('arn:') ? arn.split(':')[3] : undefined;
     return region ? { region } : {};
   };
-  let sns: Promise<SNSClient> | undefined;
-  let eventBridge: Promise<EventBridgeClient> | undefined;
+  let sns: SNSClient | undefined;
+  let eventBridge: EventBridgeClient | undefined;
   return {
-    sns: () => (sns ??= import('@aws-sdk/client-sns').then((m) => new m.SNSClient({ ...CLIENT_SETTINGS, ...regionOf(targets.topicArn) }))),
-    eventBridge: () => (eventBridge ??= import('@aws-sdk/client-eventbridge').then((m) => new m.EventBridgeClient({ ...CLIENT_SETTINGS, ...regionOf(targets.eventBusArn) }))),
+    sns: () => (sns ??= new SNSClient({ ...CLIENT_SETTINGS, ...regionOf(targets.topicArn) })),
+    eventBridge: () => (eventBridge ??= new EventBridgeClient({ ...CLIENT_SETTINGS, ...regionOf(targets.eventBusArn) })),
   };
 }
 

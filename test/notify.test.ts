@@ -107,6 +107,13 @@ describe('the payload of a committed run', () => {
     expect(payload?.counts).toEqual({ changes: 3, granted: 1, revoked: 1, changed: 1, refusals: 0 });
   });
 
+  test('an aws-auth entry taken over exactly as it was (its owner changes, not its access) is not a change', () => {
+    const adopted = { before: entry('ci', 'ci', ['deployers'], 'aws-auth (not managed)'), after: entry('ci', 'ci', ['deployers'], 'iam-tags') };
+    const payload = notificationPayload(outcome({ report: report({ change: { ...report().change!, changed: [adopted, ...report().change!.changed] } }) }));
+    expect(payload?.changes.map((c) => c.principal)).not.toContain(role('ci'));
+    expect(payload?.counts.changed).toBe(1);
+  });
+
   test('access entry steps become one change per principal: a create and its associations are one grant; scope changes, updates, disassociations, deletes and type changes say what went', () => {
     const payload = notificationPayload(outcome({ report: report({ change: null, accessEntries: committedAccessEntries(STEPS) }) }));
     expect(payload?.changes).toEqual([
@@ -279,8 +286,8 @@ function mockedClients() {
   sns.on(PublishCommand).resolves({ MessageId: 'm-1' });
   events.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'e-1' }] });
   const clients: NotificationClients = {
-    sns: () => Promise.resolve(new SNSClient({ region: 'eu-west-1' })),
-    eventBridge: () => Promise.resolve(new EventBridgeClient({ region: 'eu-west-1' })),
+    sns: () => new SNSClient({ region: 'eu-west-1' }),
+    eventBridge: () => new EventBridgeClient({ region: 'eu-west-1' }),
   };
   return { sns, events, clients };
 }
