@@ -17,11 +17,11 @@ const app = new App();
 const configFile: unknown = app.node.tryGetContext('config');
 if (typeof configFile !== 'string') throw new Error('Give the config file: npx cdk synth -c config=FILE.yaml');
 const path = resolve(configFile);
-const { stackName, props, iamEventForwarder } = settingsFromConfig(parseYamlText(readFileSync(path, 'utf8'), path), path);
+const { stackName, props, iamEventForwarder, importedResources } = settingsFromConfig(parseYamlText(readFileSync(path, 'utf8'), path), path);
 const stackNameOverride: unknown = app.node.tryGetContext('stackName');
 const mainStackName = typeof stackNameOverride === 'string' ? stackNameOverride : stackName ?? 'EksAuthSync';
 const stack = new Stack(app, mainStackName);
-new EksAuthSync(stack, 'EksAuthSync', props);
+new EksAuthSync(stack, 'EksAuthSync', { ...props, ...importedResources?.(stack) });
 // Event-driven sync: IAM's events arrive only in us-east-1; this companion stack forwards them.
 if (iamEventForwarder) new IamEventForwarder(app, `${mainStackName}-IamEvents`, iamEventForwarder);
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

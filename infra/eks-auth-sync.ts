@@ -8,6 +8,7 @@ import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Aws, Duration, Tags, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as eks from 'aws-cdk-lib/aws-eks';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -15,6 +16,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { isFleetConfig, parseAnyConfig, parseMappingsDocument, type AnyConfig } from '../lambda/config.js';
 import { ConfigError } from '../lambda/errors.js';
@@ -24,6 +26,8 @@ import { OWNED_TAG } from '../lambda/targets/access-entries/plan.js';
 import { leastPrivilegeStatements } from './policy.js';
 import { HANDLER_BUNDLE } from './bundling.js';
 import { ChangeEventRules, type ChangeEventTriggers } from './events.js';
+import { functionNetwork } from './network.js';
+import { wireNotifications } from './notifications.js';
 
 const NAG_SPELLING = { partition: '<AWS::Partition>', account: '<AWS::AccountId>', region: '<AWS::Region>', urlSuffix: '<AWS::URLSuffix>' };
 
@@ -139,6 +143,44 @@ export interface EksAuthSyncProps {
    * @default - none; only the schedule runs the sync
    */
   readonly events?: ChangeEventTriggers;
+
+  // --- Change notifications and private endpoints (issue 13; infra/notifications.ts, infra/network.ts) ---
+
+  /**
+   * A standard SNS topic every committed change and guard refusal is published to (the payload
+   * is in the README, "Change notifications"). The function may publish to this topic only, and
+   * use its KMS key when the ITopic carries one (`Topic.fromTopicAttributes({ topicArn, keyArn })`).
+   * @default - no SNS notifications
+   */
+  readonly notificationTopic?: sns.ITopic;
+
+  /**
+   * An EventBridge bus every committed change and guard refusal is sent to as an event with
+   * `source: eks-auth-sync` (`EventBus.fromEventBusName(this, 'Bus', 'default')` for the
+   * default bus). The function may put events on this bus only.
+   * @default - no EventBridge events
+   */
+  readonly notificationEventBus?: events.IEventBus;
+
+  /**
+   * The VPC the function runs in, for a cluster whose endpoint is private. The function then
+   * needs a route to the AWS APIs (interface endpoints or NAT; see the README, "Private
+   * endpoints"), and the cluster's security group must allow 443 from the function's.
+   * @default - the function runs outside any VPC
+   */
+  readonly vpc?: ec2.IVpc;
+
+  /**
+   * The subnets of `vpc` the function's network interfaces go in.
+   * @default - the VPC's private subnets
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+
+  /**
+   * The function's security groups (with `vpc`).
+   * @default - a new security group that allows only HTTPS (443) out
+   */
+  readonly securityGroups?: ec2.ISecurityGroup[];
 }
 
 /**
@@ -163,6 +205,10 @@ export class EksAuthSync extends Construct {
   readonly accessEntry?: eks.CfnAccessEntry;
   /** Present when `events` is set: the rules of event-driven sync. */
   readonly changeEvents?: ChangeEventRules;
+  /** The security group created for the function: with `vpc` and no `securityGroups`. */
+  readonly securityGroup?: ec2.SecurityGroup;
+  /** Fires at once when a change notification was not delivered (with a topic or bus). */
+  readonly notificationFailedAlarm?: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: EksAuthSyncProps) {
     super(scope, id);
@@ -216,6 +262,10 @@ export class EksAuthSync extends Construct {
     }
     for (const [id, why] of reasons) Validations.of(this.role).acknowledge({ id, reason: [...why].join(' ') });
 
+    // Private endpoints: the VPC, subnets and security groups, and the ENI permissions.
+    const network = functionNetwork(this, this.role, props);
+    if (network.securityGroup) this.securityGroup = network.securityGroup;
+
     // The code asset is the prebuilt handler (dist/lambda, shipped in the package, so a CDK app
     // needs neither esbuild nor our sources) plus the config and its files. The config travels
     // in the code asset, not in an environment variable (4 KB limit) nor an SSM parameter (8 KB
@@ -240,6 +290,7 @@ export class EksAuthSync extends Construct {
         retryAttempts: 0,
         maxEventAge: maxEventAge(schedule),
         role: this.role,
+        ...network.functionProps,
         logGroup: this.logGroup,
         loggingFormat: lambda.LoggingFormat.JSON,
         environment: {
@@ -254,6 +305,8 @@ export class EksAuthSync extends Construct {
     } finally {
       rmSync(stagingDir, { recursive: true, force: true });
     }
+    // Lambda checks the ENI permissions when it creates the function.
+    if (network.policy) this.function.node.addDependency(network.policy);
 
     this.rule = new events.Rule(this, 'Schedule', {
       description: `eks-auth-sync: commit the aws-auth of ${clusters}`,
@@ -296,6 +349,13 @@ export class EksAuthSync extends Construct {
     this.invalidConfigAlarm = atOnce('InvalidConfig', METRIC.invalidConfig, 'a run stopped on an invalid config or mappings document');
     if (props.alarmAction) {
       for (const alarm of [this.noSuccessAlarm, this.guardRefusalAlarm, this.invalidConfigAlarm]) alarm.addAlarmAction(props.alarmAction);
+    }
+
+    // Change notifications: where to publish, the permission to, and an alarm when one is lost
+    // (the run itself succeeds, and the next one has no change left to tell).
+    if (wireNotifications(this.function, this.role, props)) {
+      this.notificationFailedAlarm = atOnce('NotificationFailed', METRIC.notificationFailures, 'a change notification (SNS or EventBridge) was not delivered, though the change itself is in place');
+      if (props.alarmAction) this.notificationFailedAlarm.addAlarmAction(props.alarmAction);
     }
 
     if (props.createAccessEntry && !isFleetConfig(this.config)) {

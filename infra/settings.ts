@@ -4,12 +4,14 @@
  * few lines and the mapping is tested without synthesizing.
  */
 import { dirname } from 'node:path';
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Fn } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
+import type { Construct } from 'constructs';
 import { validateConfig, type Config } from '../lambda/config.js';
 import { ConfigError } from '../lambda/errors.js';
 import type { EksAuthSyncProps } from './eks-auth-sync.js';
@@ -32,7 +34,17 @@ export interface AppSettings {
    * function's region (an `IamEventForwarder` stack).
    */
   readonly iamEventForwarder?: { readonly targetRegion: string };
+  /**
+   * The existing resources the `deployment` section names (VPC, subnets, security groups,
+   * notification topic and bus), imported into `scope` (the stack) without lookups, so synth
+   * stays offline; to be merged into `props`. Present only when the section names some.
+   * @example new EksAuthSync(stack, 'EksAuthSync', { ...props, ...importedResources?.(stack) })
+   */
+  readonly importedResources?: (scope: Construct) => ImportedResources;
 }
+
+/** The props whose values are constructs, and so need a scope to be imported in. */
+export type ImportedResources = Pick<EksAuthSyncProps, 'vpc' | 'vpcSubnets' | 'securityGroups' | 'notificationTopic' | 'notificationEventBus'>;
 
 /**
  * Validates a parsed config document and maps its `deployment` section onto EksAuthSync props;
@@ -66,11 +78,12 @@ export function settingsFromConfig(document: unknown, configFile: string): AppSe
     ...(d.events !== undefined && { events: { ssm: d.events.ssm ?? false, iam: d.events.iam ?? false, identityCenter: d.events.identityCenter ?? false } }),
   };
   const forwarder = iamEventForwarder(validated, configFile);
-  return {
+  const settings: AppSettings = {
     ...(d.stackName === undefined ? {} : { stackName: d.stackName }),
     props,
     ...(forwarder === undefined ? {} : { iamEventForwarder: forwarder }),
   };
+  return d.vpc || d.notifications?.topicArn || d.notifications?.eventBus ? { ...settings, importedResources: (scope) => importedResources(scope, d) } : settings;
 }
 
 /**
@@ -86,6 +99,31 @@ function iamEventForwarder(config: Config, configFile: string): { targetRegion: 
     throw new ConfigError(`${configFile}: deployment.events.region: required with deployment.events.iam (or set cluster.region): the us-east-1 forwarder sends IAM's events to the function's region`);
   }
   return region === IAM_EVENTS_REGION ? undefined : { targetRegion: region };
+}
+
+/**
+ * Change notifications and private endpoints: imports what `deployment.notifications` and
+ * `deployment.vpc` name. The VPC is imported by ID alone (the function's subnets are given by
+ * ID), so nothing is looked up in the account.
+ */
+function importedResources(scope: Construct, d: NonNullable<Config['deployment']>): ImportedResources {
+  const out: { -readonly [K in keyof ImportedResources]: ImportedResources[K] } = {};
+  const { topicArn, eventBus } = d.notifications ?? {};
+  if (topicArn) out.notificationTopic = Topic.fromTopicArn(scope, 'NotificationTopic', topicArn);
+  if (eventBus) {
+    out.notificationEventBus = eventBus.startsWith('arn:')
+      ? events.EventBus.fromEventBusArn(scope, 'NotificationBus', eventBus)
+      : events.EventBus.fromEventBusName(scope, 'NotificationBus', eventBus);
+  }
+  if (d.vpc) {
+    // The region's AZs as a deploy-time list: CDK needs some, and nothing here reads them.
+    out.vpc = ec2.Vpc.fromVpcAttributes(scope, 'Vpc', { vpcId: d.vpc.vpcId, availabilityZones: Fn.getAzs() });
+    out.vpcSubnets = { subnets: d.vpc.subnetIds.map((id, i) => ec2.Subnet.fromSubnetId(scope, `Subnet${i}`, id)) };
+    if (d.vpc.securityGroupIds) {
+      out.securityGroups = d.vpc.securityGroupIds.map((id, i) => ec2.SecurityGroup.fromSecurityGroupId(scope, `SecurityGroup${i}`, id));
+    }
+  }
+  return out;
 }
 
 /**

@@ -279,6 +279,24 @@ const deploymentSection = z.strictObject({
     /** The function's region, where the forwarder sends IAM's events. @default cluster.region */
     region: z.optional(z.string().check(z.regex(/^[a-z]{2}(?:-[a-z]+)+-\d$/, 'expected an AWS region such as eu-west-1'))),
   })),
+  // --- Change notifications and private endpoints (issue 13): existing resources, imported by ID ---
+  notifications: z.optional(z.strictObject({
+    topicArn: z.optional(z.string().check(z.regex(
+      /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$/,
+      'expected a standard (not FIFO) SNS topic ARN such as arn:aws:sns:eu-west-1:111122223333:access-changes',
+    ))),
+    eventBus: z.optional(z.string().check(z.regex(
+      /^(arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus\/[\w.\-/]{1,256}|[\w.\-/]{1,256})$/,
+      'expected an EventBridge bus name (default for the default bus) or a bus ARN such as arn:aws:events:eu-west-1:111122223333:event-bus/platform',
+    ))),
+  })),
+  vpc: z.optional(z.strictObject({
+    vpcId: z.string().check(z.regex(/^vpc-[0-9a-f]{8,17}$/, 'expected a VPC ID such as vpc-0123456789abcdef0')),
+    subnetIds: z.array(z.string().check(z.regex(/^subnet-[0-9a-f]{8,17}$/, 'expected a subnet ID such as subnet-0123456789abcdef0')))
+      .check(z.minLength(1, 'at least one subnet is required')),
+    securityGroupIds: z.optional(z.array(z.string().check(z.regex(/^sg-[0-9a-f]{8,17}$/, 'expected a security group ID such as sg-0123456789abcdef0')))
+      .check(z.minLength(1, 'omit securityGroupIds to have one created, or name at least one'))),
+  })),
 });
 
 const scannerBase = { name: z.optional(z.string().check(z.minLength(1))), aws: z.optional(awsSettings) };

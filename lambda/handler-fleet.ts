@@ -55,6 +55,8 @@ export interface FleetHandlerDeps<R> {
   /** The per-report metrics a `cluster:` run publishes, added to `metrics`. */
   reportMetrics: (metrics: Metrics, report: SyncReport) => void;
   responseOf: (report: SyncReport) => R;
+  /** Change notifications: publishes one cluster's committed changes or refusal (committing runs only). */
+  notifyCluster?: ((c: ClusterOutcome) => Promise<void>) | undefined;
 }
 
 /**
@@ -70,14 +72,22 @@ export async function handleFleet<R>(deps: FleetHandlerDeps<R>, config: FleetCon
   } catch (err) {
     if (err instanceof FleetFailedError) {
       for (const c of err.report.clusters) clusterMetrics(deps, c);
+      await notifyEach(deps, err.report);
       logger.info(`${err.report.failed.length} of ${err.report.clusters.length} clusters failed; the outcome of each`, { ...fleetResponseOf(err.report, deps.responseOf) });
     }
     throw err;
   }
   for (const c of report.clusters) clusterMetrics(deps, c);
+  await notifyEach(deps, report);
   const response = fleetResponseOf(report, deps.responseOf);
   logger.info(`${report.clusters.length} clusters ${report.committed ? 'synced, some updated' : report.dryRun ? 'planned (dry run)' : 'already in step'}`, { ...response });
   return response;
+}
+
+/** Each cluster's notification, one after another (the payload names its cluster). */
+async function notifyEach<R>({ notifyCluster }: FleetHandlerDeps<R>, report: FleetReport): Promise<void> {
+  if (!notifyCluster) return;
+  for (const c of report.clusters) await notifyCluster(c);
 }
 
 /** One cluster's metrics, in one EMF record per metric, under the dimensions `service` and `cluster`. */

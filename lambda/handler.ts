@@ -15,9 +15,10 @@ import type { Context } from 'aws-lambda';
 import { isFleetConfig, loadAnyConfig, type AnyConfig, type FleetConfig } from './config.js';
 import { ConfigError, FleetFailedError, InvalidInvocationError, isGuardRefusal, TargetsFailedError } from './errors.js';
 import { changeEventOf, decide, RunLedger, SETTLE_MS, type ChangeEvent } from './events.js';
-import { clusterConfig, clusterNames } from './fleet.js';
+import { clusterConfig, clusterNames, type ClusterOutcome } from './fleet.js';
 import { handleFleet, type FleetResponse } from './handler-fleet.js';
 import { METRIC, METRIC_NAMESPACE, METRIC_SERVICE } from './metric-names.js';
+import { notificationPayload, notifierFromEnv, type Notifier, type RunOutcome } from './notify.js';
 import { runSync, type RunOptions, type SyncReport } from './sync.js';
 
 /**
@@ -149,6 +150,8 @@ export interface HandlerDeps<C extends AnyConfig = AnyConfig> {
   metrics: Metrics;
   /** Waits before an event's run reads (the settle delay); setTimeout unless a test replaces it. */
   sleep?: (ms: number) => Promise<void>;
+  /** Change notifications: publishes a committing run's changes and refusals; absent: none are published. */
+  notify?: Notifier | undefined;
 }
 
 /** A `clusters:` config's response: each cluster's {@link HandlerResponse}, or its error. */
@@ -168,6 +171,8 @@ export function createHandler<C extends AnyConfig>(deps: HandlerDeps<C>): Lambda
     const started = deps.now();
     const { metrics, logger } = deps;
     if (context) logger.addContext(context);
+    // Change notifications: set once a committing run is known; dry runs publish nothing.
+    let notifyAs: Pick<RunOutcome, 'cluster' | 'trigger'> | undefined;
     try {
       const invocation = parseInvocation(event, { dryRunOnly: deps.env['DRY_RUN_ONLY'] === 'true' });
       const { config, configDir } = await deps.loadConfig();
@@ -202,13 +207,18 @@ export function createHandler<C extends AnyConfig>(deps: HandlerDeps<C>): Lambda
       // ---- many clusters (clusters:): each cluster's metrics under its own dimension, see handler-fleet.ts
       if (isFleetConfig(config)) {
         const options: Omit<RunOptions, 'config'> = { configDir, commit: invocation.commit, ...(deadline ? { deadline } : {}) };
-        const response = await handleFleet({ ...deps, reportMetrics, responseOf }, config, options);
+        const trigger = invocation.trigger;
+        const notifyCluster = invocation.commit
+          ? (c: ClusterOutcome) => sendNotification(deps, { cluster: c.cluster, trigger, ...(c.report ? { report: c.report } : {}), ...(c.error ? { error: c.error } : {}) })
+          : undefined;
+        const response = await handleFleet({ ...deps, reportMetrics, responseOf, notifyCluster }, config, options);
         ledger.completed({ readStarted, commit: invocation.commit });
         if (invocation.trigger === 'schedule') metrics.addMetric(METRIC.scheduledRunSucceeded, MetricUnit.Count, 1);
         return response as ResponseFor<C>;
       }
       // ---- end of many clusters
       metrics.addDimension('cluster', config.cluster.name);
+      if (invocation.commit) notifyAs = { cluster: config.cluster.name, trigger: invocation.trigger };
       const options: RunOptions = { config, configDir, commit: invocation.commit, ...(deadline ? { deadline } : {}) };
       const report = await deps.runSync(options);
       ledger.completed({ readStarted, commit: invocation.commit });
@@ -216,6 +226,7 @@ export function createHandler<C extends AnyConfig>(deps: HandlerDeps<C>): Lambda
       reportMetrics(metrics, report);
       if (invocation.trigger === 'schedule') metrics.addMetric(METRIC.scheduledRunSucceeded, MetricUnit.Count, 1);
       logger.info(summary(report), { ...response });
+      if (notifyAs) await sendNotification(deps, { ...notifyAs, report });
       return response as ResponseFor<C>;
     } catch (error) {
       metrics.addMetric('Failures', MetricUnit.Count, 1);
@@ -227,6 +238,7 @@ export function createHandler<C extends AnyConfig>(deps: HandlerDeps<C>): Lambda
       // see this count; the config was validated at synth, and the no-success alarm still fires.
       if (error instanceof ConfigError) metrics.addMetric(METRIC.invalidConfig, MetricUnit.Count, 1);
       logger.error('sync failed', error instanceof Error ? error : String(error));
+      if (notifyAs) await sendNotification(deps, { ...notifyAs, error });
       throw error;
     } finally {
       metrics.addMetric('DurationMs', MetricUnit.Milliseconds, deps.now() - started);
@@ -246,6 +258,23 @@ function reportMetrics(metrics: Metrics, report: SyncReport): void {
   metrics.addMetric('SelfEntryKept', MetricUnit.Count, report.change?.selfEntryKept || report.accessEntries?.plan.selfEntryKept ? 1 : 0);
   metrics.addMetric('OwnershipRecordMissing', MetricUnit.Count, report.change?.ownershipRecordMissing ? 1 : 0);
   metrics.addMetric('ForeignEntriesKept', MetricUnit.Count, report.change?.keptAgainstTags.length ?? 0);
+}
+
+/**
+ * Change notifications (lambda/notify.ts): publishes the run's committed changes and guard
+ * refusals, if any. A failed publish does not change the run's outcome: the change is in place
+ * (or the refusal stands, and its own alarm fires), and failing the run would only make the next
+ * one look at a change it no longer sees. It is logged (destination and error, never the payload)
+ * and counted in NotificationFailures, which the stack alarms on at once.
+ */
+async function sendNotification({ notify, logger, metrics, now }: HandlerDeps, outcome: Omit<RunOutcome, 'time'>): Promise<void> {
+  if (!notify) return;
+  const payload = notificationPayload({ ...outcome, time: new Date(now()) });
+  if (!payload) return;
+  const failures = await notify(payload);
+  if (failures.length === 0) return;
+  metrics.addMetric(METRIC.notificationFailures, MetricUnit.Count, failures.length);
+  logger.error('change notification not delivered; the sync outcome stands', { failures });
 }
 
 function summary(report: SyncReport): string {
@@ -286,4 +315,5 @@ export const handler: LambdaHandler = createHandler({
   now: () => Date.now(),
   logger: new Logger({ serviceName: METRIC_SERVICE }),
   metrics: new Metrics({ namespace: METRIC_NAMESPACE, serviceName: METRIC_SERVICE }),
+  notify: notifierFromEnv(process.env),
 });

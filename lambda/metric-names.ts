@@ -19,6 +19,8 @@ export const METRIC = {
   invalidConfig: 'InvalidConfig',
   /** 1 for each change event skipped as irrelevant or already seen by a run (lambda/events.ts). */
   eventsSkipped: 'EventsSkipped',
+  /** Change notifications: 1 for each destination (SNS topic, EventBridge bus) a notification did not reach. */
+  notificationFailures: 'NotificationFailures',
 } as const;
 
 /**
