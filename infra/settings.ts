@@ -12,7 +12,7 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
-import { validateConfig, type Config } from '../lambda/config.js';
+import { isFleetConfig, validateAnyConfig, type AnyConfig, type Config } from '../lambda/config.js';
 import { ConfigError } from '../lambda/errors.js';
 import type { EksAuthSyncProps } from './eks-auth-sync.js';
 import { IAM_EVENTS_REGION } from './events.js';
@@ -56,7 +56,8 @@ export type ImportedResources = Pick<EksAuthSyncProps, 'vpc' | 'vpcSubnets' | 's
  * @throws ConfigError naming the path of every problem (`deployment.timeoutSeconds: must be at most 900`).
  */
 export function settingsFromConfig(document: unknown, configFile: string): AppSettings {
-  const validated = validateConfig(document, configFile);
+  // Either form: one cluster (`cluster:`) or a fleet (`clusters:`); `deployment` is top-level in both.
+  const validated = validateAnyConfig(document, configFile);
   const d = validated.deployment ?? {};
   if (d.logRetentionDays !== undefined && !RETENTION_DAYS.includes(d.logRetentionDays)) {
     throw new ConfigError(`${configFile}: deployment.logRetentionDays: expected one of ${RETENTION_DAYS.join(', ')}`);
@@ -91,12 +92,15 @@ export function settingsFromConfig(document: unknown, configFile: string): AppSe
  * region must be known at synth (the stack itself is environment-agnostic); none is needed in
  * us-east-1, where they arrive.
  */
-function iamEventForwarder(config: Config, configFile: string): { targetRegion: string } | undefined {
+function iamEventForwarder(config: AnyConfig, configFile: string): { targetRegion: string } | undefined {
   const settings = config.deployment?.events;
   if (!settings?.iam) return undefined;
-  const region = settings.region ?? config.cluster.region;
+  // A fleet's clusters may be in several regions; only one they all share says where the function is.
+  const regions = new Set(isFleetConfig(config) ? config.clusters.map((c) => c.region) : [config.cluster.region]);
+  const clusterRegion = regions.size === 1 ? [...regions][0] : undefined;
+  const region = settings.region ?? clusterRegion;
   if (region === undefined) {
-    throw new ConfigError(`${configFile}: deployment.events.region: required with deployment.events.iam (or set cluster.region): the us-east-1 forwarder sends IAM's events to the function's region`);
+    throw new ConfigError(`${configFile}: deployment.events.region: required with deployment.events.iam (or set ${isFleetConfig(config) ? 'the same region on every cluster' : 'cluster.region'}): the us-east-1 forwarder sends IAM's events to the function's region`);
   }
   return region === IAM_EVENTS_REGION ? undefined : { targetRegion: region };
 }

@@ -10,6 +10,7 @@ import { parseAnyConfig } from '../lambda/config.js';
 import { FleetFailedError } from '../lambda/errors.js';
 import { createHandler } from '../lambda/handler.js';
 import { METRIC_NAMESPACE, METRIC_SERVICE } from '../lambda/metric-names.js';
+import type { NotificationPayload, Notifier } from '../lambda/notify.js';
 import { runSync } from '../lambda/sync.js';
 import type { Environment } from './support/environment.js';
 import { startFleetWorld } from './support/fleet-world.js';
@@ -34,7 +35,7 @@ afterEach(async () => {
 interface Published { value: unknown; dimensions: Record<string, unknown> }
 
 /** The handler over `clusters`, with what it logs and publishes captured from the console. */
-function fleetHandler(clusters: unknown[]) {
+function fleetHandler(clusters: unknown[], notify?: Notifier) {
   const config = parseAnyConfig(JSON.stringify({ clusters, sync: { target: 'accessEntries' }, scanners: [{ type: 'iam', iam: {} }] }), 'fleet.json');
   const records: Record<string, unknown>[] = [];
   const capture = (line?: unknown): void => void records.push(JSON.parse(String(line)) as Record<string, unknown>);
@@ -49,6 +50,7 @@ function fleetHandler(clusters: unknown[]) {
     now: () => Date.now(),
     logger: new Logger({ serviceName: METRIC_SERVICE }),
     metrics: new Metrics({ namespace: METRIC_NAMESPACE, serviceName: METRIC_SERVICE }),
+    notify,
   });
   const published = (name: string): Published[] => records.filter((r) => r['_aws'] !== undefined && name in r).map((r) => {
     const [directive] = (r['_aws'] as { CloudWatchMetrics: { Dimensions: string[][] }[] }).CloudWatchMetrics;
@@ -103,5 +105,23 @@ describe('the handler with a clusters: config', () => {
       clusters: [{ cluster: 'demo', outcome: 'succeeded', response: { committed: true } }, { cluster: 'staging', outcome: 'failed' }],
     });
     expect(world.aws.eks.accessEntries('demo').length).toBeGreaterThan(1);
+  });
+
+  it('publishes each cluster\'s notification on a committing run, naming its cluster: one its changes, a refused one its refusal; a dry run publishes none', async () => {
+    const sent: NotificationPayload[] = [];
+    const notify: Notifier = (payload) => Promise.resolve(void sent.push(payload)).then(() => []);
+    const qa = (roles: unknown[]) => ({ name: 'staging', region, scanners: [{ type: 'static', static: { roles } }] });
+    await fleetHandler([qa([{ rolearn: `arn:aws:iam::${A}:role/github-actions-deploy`, username: 'ci', groups: ['deployers'] }])]).handler({ dryRun: false });
+    vi.restoreAllMocks();
+
+    // A dry run plans the same refusal, and publishes nothing.
+    await expect(fleetHandler([{ name: 'demo', region }, qa([])], notify).handler({})).rejects.toBeInstanceOf(FleetFailedError);
+    expect(sent).toEqual([]);
+    vi.restoreAllMocks();
+
+    await expect(fleetHandler([{ name: 'demo', region }, qa([])], notify).handler(SCHEDULED_EVENT)).rejects.toBeInstanceOf(FleetFailedError);
+    expect(sent.map((p) => [p.cluster.name, p.detailType, p.trigger])).toEqual([['demo', 'Access Changed', 'schedule'], ['staging', 'Sync Refused', 'schedule']]);
+    expect(sent[0]?.changes.length).toBeGreaterThan(0);
+    expect(sent[1]?.refusals).toEqual([expect.objectContaining({ target: 'access entries' })]);
   });
 });

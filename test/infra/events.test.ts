@@ -154,6 +154,15 @@ describe('deployment.events', () => {
     expect(() => settings('{events: {iam: true}}', '{name: prod}')).toThrow(/\/x\/c\.yaml: deployment\.events\.region: required with deployment\.events\.iam/);
   });
 
+  test('a clusters: config deploys from the same file: IAM events go to the region its clusters share, and need events.region when they share none', () => {
+    const fleet = (clusters: string, deployment: string) =>
+      settingsFromConfig(parseYamlText(`clusters: ${clusters}\nscanners: [{type: ssm, ssm: {path: /p}}]\ndeployment: ${deployment}`, '/x/c.yaml'), '/x/c.yaml');
+    expect(fleet('[{name: a, region: eu-west-1}, {name: b, region: eu-west-1}]', '{events: {iam: true}}').iamEventForwarder).toEqual({ targetRegion: 'eu-west-1' });
+    expect(() => fleet('[{name: a, region: eu-west-1}, {name: b, region: eu-north-1}]', '{events: {iam: true}}'))
+      .toThrow(/deployment\.events\.region: required with deployment\.events\.iam \(or set the same region on every cluster\)/);
+    expect(fleet('[{name: a, region: eu-west-1}, {name: b, region: eu-north-1}]', '{events: {iam: true, region: eu-north-1}}').iamEventForwarder).toEqual({ targetRegion: 'eu-north-1' });
+  });
+
   test('a misspelt key or a bad region is refused with its path', () => {
     expect(() => settings('{events: {iam: true, regoin: eu-west-1}}')).toThrow(/deployment\.events\.regoin: unknown key; did you mean region\?/);
     expect(() => settings('{events: {iam: true, region: Ireland}}')).toThrow(/deployment\.events\.region: expected an AWS region such as eu-west-1/);
