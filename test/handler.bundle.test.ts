@@ -35,7 +35,8 @@ describe('the deployed bundle', () => {
       },
       configDir: examples,
     });
-  });
+    // Synthesizing a stack around a 3,000-role config takes tens of seconds on a busy 2-core machine.
+  }, 180_000);
   afterAll(() => bundle.dispose());
 
   test('carries the validated config and every file its file scanners name', () => {

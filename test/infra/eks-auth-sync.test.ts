@@ -70,7 +70,7 @@ describe('EksAuthSync', () => {
       Properties: { Environment: { Variables: Record<string, string> } };
     };
     expect(JSON.stringify(fn.Properties.Environment.Variables).length).toBeLessThan(1_024);
-  });
+  }, 120_000); // synthesizing around 2,000 roles takes tens of seconds on a busy 2-core machine
 
   test('an EventBridge rule runs the function every 15 minutes by default', () => {
     build().template().hasResourceProperties('AWS::Events::Rule', {
