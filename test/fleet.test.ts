@@ -8,13 +8,13 @@ import { parseAnyConfig, type FleetConfig } from '../lambda/config.js';
 import { ClusterNotFoundError, EmptySourcesGuardError, FleetFailedError, KubeConnectionError } from '../lambda/errors.js';
 import { clusterConfig, runFleet, type FleetReport } from '../lambda/fleet.js';
 import type { Environment } from './support/environment.js';
-import { startFleetWorld } from './support/fleet-world.js';
+import { CLUSTER_ACCESS_ROLE, startFleetWorld } from './support/fleet-world.js';
 
 const A = '111122223333';
 const CI = `arn:aws:iam::${A}:role/ci/github-actions-deploy`;
 const ALICE = `arn:aws:iam::${A}:user/alice`;
 const STAGING_VIEWER = `arn:aws:iam::${A}:role/staging-cluster-viewer`;
-const CLUSTER_ROLE = `arn:aws:iam::${A}:role/payments-api-lambda`;
+const CLUSTER_ROLE = CLUSTER_ACCESS_ROLE;
 
 let world: Environment;
 let stop: () => Promise<void>;
@@ -102,10 +102,18 @@ describe('runFleet', () => {
     const iamCallers: string[] = [];
     world.aws.iam.intercept(({ credential }) => void iamCallers.push(credential.arn));
     const report = await sync(fleet([{ name: 'demo', region }, { name: 'staging', region, roleARN: CLUSTER_ROLE }]), false);
-    expect(outcome(report, 'staging')?.report?.identity).toBe(`arn:aws:sts::${A}:assumed-role/payments-api-lambda/eks-auth-sync`);
+    expect(outcome(report, 'staging')?.report?.identity).toBe(`arn:aws:sts::${A}:assumed-role/eks-auth-sync-cluster-access/eks-auth-sync`);
     expect(outcome(report, 'demo')?.report?.identity).toBe(world.aws.credential.arn);
     expect(world.aws.calls().sts['AssumeRole']).toBeGreaterThan(0);
     expect(new Set(iamCallers)).toEqual(new Set([world.aws.credential.arn]));
+  });
+
+  it('fails only the cluster whose roleARN does not trust the function, naming the role', async () => {
+    const untrusting = `arn:aws:iam::${A}:role/service-role/payments-api-lambda`;
+    const err = await failure(sync(fleet([{ name: 'demo', region }, { name: 'staging', region, roleARN: untrusting }])));
+    expect(err.report.failed).toEqual(['staging']);
+    expect(outcome(err.report, 'staging')?.error?.message).toContain(`not authorized to perform: sts:AssumeRole on resource: ${untrusting}`);
+    expect(outcome(err.report, 'demo')?.report?.committed).toBe(true);
   });
 
   it('syncs only the clusters asked for, and names one the config does not have', async () => {
