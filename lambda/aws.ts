@@ -13,6 +13,7 @@ import { IAMClient } from '@aws-sdk/client-iam';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { STSClient } from '@aws-sdk/client-sts';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
+import { doesIdentityRequireRefresh, isIdentityExpired, memoizeIdentityProvider } from '@smithy/core';
 import type { AwsCredentialIdentityProvider, RetryStrategyV2 } from '@smithy/types';
 import { regionPartition } from './cluster/token.js';
 import { endpointProblem, type AwsSettings } from './config.js';
@@ -120,7 +121,10 @@ export function clientFactory(top: AwsSettings | undefined, defaults: ClientDefa
     if (!provider) {
       const { roleARN: _assumed, ...withoutRole } = s;
       const clientConfig = commonConfig('sts', withoutRole, region);
-      provider = fromTemporaryCredentials({ params: { RoleArn: roleArn, RoleSessionName: SESSION_NAME }, clientConfig });
+      // One AssumeRole for every client of this role (each client memoizes only its own copy),
+      // asked again only as the credentials near expiry.
+      const fresh = fromTemporaryCredentials({ params: { RoleArn: roleArn, RoleSessionName: SESSION_NAME }, clientConfig });
+      provider = memoizeIdentityProvider(fresh, isIdentityExpired, doesIdentityRequireRefresh) ?? fresh;
       credentials.set(key, provider);
     }
     return provider;
